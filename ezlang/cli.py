@@ -1,0 +1,5 @@
+"""The `ezlang` command."""
+
+
+def main() -> int:
+    return 0

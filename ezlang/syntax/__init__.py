@@ -1,0 +1,1 @@
+"""Surface syntax: the AST and the parser."""

@@ -1,0 +1,1 @@
+"""The grammar of the EzPC language (ezpc.lark), installed as package data of ezlang."""

@@ -1,0 +1,1 @@
+"""Passes over the AST/IR, one module each; installed as ezlang.passes."""
