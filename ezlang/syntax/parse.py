@@ -9,6 +9,7 @@ what was expected, and how the usual mistakes are fixed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from dataclasses import dataclass
@@ -120,6 +121,10 @@ def _hint_for(text: str, token: Token, expected: set[str]) -> Optional[str]:
     """How to fix the common mistakes, from the offending token and its neighbourhood."""
     pos = token.start_pos or 0
     previous = _previous_token(text, pos)
+    if str(token) == "_" and re.search(r"\b(u?int(32|64)|float|bool)\s*$", text[:pos]):
+        return "a global constant is always public and takes no label: write `int32 N = 10;`"
+    if str(token) == "_" and previous.isalnum():
+        return "names cannot contain `_`; `_` only introduces a label, as in `int32_al` or `+_bl`"
     if token.type == "BANG" and text[pos + 1:pos + 2] == "=":
         return "EzPC has no `!=`: write `!(a == b)`"
     if token.type == "ELSE" and previous == ";":
@@ -409,7 +414,8 @@ class _ToAst(Transformer):
 
     @_rule
     def paren(self, span, children):
-        return children[0]
+        # The parentheses belong to the node, so that enclosing spans reach the `)`.
+        return dataclasses.replace(children[0], span=span)
 
     @_rule
     def ternary(self, span, children):
