@@ -1,5 +1,257 @@
-"""The `ezlang` command."""
+"""The `ezlang` command: argparse wiring, file reading and writing, exit codes; no analysis here.
+
+Exit codes: 0 success (every file well typed and leakage-free; a run that completed), 1 the
+program has errors (diagnostics, or a run-time error), 2 usage errors (bad flags, unreadable or
+misnamed files, an output file that cannot be written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence, TextIO
+
+from ezlang import __version__
+from ezlang.diagnostics import Diagnostic
+from ezlang.inputs import InputError, load_inputs
+from ezlang.interp import InterpError, RunResult, interpret
+from ezlang.passes.flow_summary import summarize
+from ezlang.passes.pipeline import check_source
+from ezlang.report import (FileReport, render_diagnostics, render_explanations, render_json,
+                           render_run_json, render_run_text, render_sarif, render_text_report, summary)
+from ezlang.source import SourceFile
+from ezlang.types import Role
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
-def main() -> int:
-    return 0
+class UsageError(Exception):
+    """A command line that cannot be carried out: reported in one line, exit code 2."""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse exits on --help, --version and bad flags
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    if args.handler is None:
+        parser.print_usage(sys.stderr)
+        print("ezlang: error: a command is required: check, interpret or version", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"{args.prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ezlang", description="Check and run EzPC two-party secure-computation programs.",
+        epilog="exit codes: 0 success, 1 the program has errors, 2 usage error. "
+               "Run `ezlang COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"ezlang {__version__}")
+    parser.set_defaults(handler=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_check(commands)
+    _add_interpret(commands)
+    version = commands.add_parser("version", help="print the version and exit",
+                                  description="Print the version of ezlang.")
+    version.set_defaults(handler=_version, prog=version.prog)
+    return parser
+
+
+def _add_check(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    check = commands.add_parser(
+        "check", help="type-check programs and prove they leak no secret",
+        description="Type-check each FILE and check its information flow (§4 of the language "
+                    "reference). Diagnostics and a summary line always go to stderr as text; "
+                    "--format json or sarif also writes a report for tools to stdout or --output.",
+        epilog="exit codes: 0 every file is well typed and leakage-free (warnings allowed), "
+               "1 some file has errors, 2 usage error.")
+    check.add_argument("files", nargs="+", metavar="FILE", help="EzPC source files (*.ezpc)")
+    check.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                       help="report format: text (the default; the report is what stderr shows), "
+                            "json (one document), or sarif (SARIF 2.1.0, for code scanning)")
+    _add_bitlen(check)
+    check.add_argument("--library", action="store_true",
+                       help="the files are libraries: do not require a `main` function")
+    check.add_argument("--explain", action="store_true",
+                       help="for each file that checks clean, list every `output` and the party "
+                            "inputs it depends on (in json/sarif: a \"flows\" array)")
+    _add_output(check, "the report (with --format text: diagnostics, summary and flows)")
+    check.set_defaults(handler=_check, prog=check.prog)
+
+
+def _add_interpret(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    run = commands.add_parser(
+        "interpret", help="run a program in the clear with the reference interpreter",
+        description="Check FILE, then run it with the cleartext reference interpreter (§5 of the "
+                    "language reference) and print what each party receives from `output`.",
+        epilog="A party's inputs file is needed when the program reads an input of that party; "
+               "docs/inputs.md describes the formats. Exit codes: 0 the program ran, 1 it has "
+               "errors or failed at run time, 2 usage error.")
+    run.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
+    for party, flag in (("SERVER", "--server-inputs"), ("CLIENT", "--client-inputs"),
+                        ("ALL", "--public-inputs")):
+        run.add_argument(flag, metavar="F",
+                         help=f"values for the `input({party}, ...)` statements: a .json, .npz or "
+                              ".npy file, or whitespace-separated text read in program order")
+    _add_bitlen(run)
+    run.add_argument("--format", choices=("text", "json"), default="text",
+                     help="text: a SERVER: and a CLIENT: section of `name = value` lines (the "
+                          "default); json: one document with the outputs and diagnostics")
+    _add_output(run, "the outputs, or the JSON document")
+    run.set_defaults(handler=_interpret, prog=run.prog)
+
+
+def _add_bitlen(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--bitlen", type=int, choices=(32, 64), default=32,
+                         help="width in bits of every secret integer: 32 (the default) for "
+                              "int32/uint32 secrets, 64 for int64/uint64 secrets")
+
+
+def _add_output(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument("--output", "-o", metavar="FILE",
+                         help=f"write {what} to FILE instead of stdout; FILE is replaced atomically")
+
+
+def _version(_args: argparse.Namespace) -> int:
+    print(f"ezlang {__version__}")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    _check_output_dir(args.output)
+    sources = _read_sources(args.files)
+    reports = [_check_file(source, args) for source in sources]
+    _emit_check(reports, args)
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_ERRORS
+
+
+def _check_file(source: SourceFile, args: argparse.Namespace) -> FileReport:
+    result = check_source(source, bitlen=args.bitlen, library=args.library)
+    flows = None
+    if args.explain and result.program is not None:
+        flows = tuple(summarize(result.program))
+    return FileReport(source.name, tuple(result.diagnostics), flows)
+
+
+def _emit_check(reports: list[FileReport], args: argparse.Namespace) -> None:
+    """Text diagnostics and the summary always go to stderr, for people and CI logs; a requested
+    report goes to --output or stdout, for tools."""
+    _print(sys.stderr, render_diagnostics(reports), summary(reports))
+    if args.format == "text" and not args.output:
+        if args.explain:
+            _print(sys.stdout, render_explanations(reports))
+        return
+    _deliver(args.output, _render(reports, args))
+
+
+def _render(reports: list[FileReport], args: argparse.Namespace) -> str:
+    if args.format == "json":
+        return render_json(reports, explain=args.explain)
+    if args.format == "sarif":
+        return render_sarif(reports, root=Path.cwd(), explain=args.explain)
+    return render_text_report(reports, explain=args.explain)
+
+
+def _interpret(args: argparse.Namespace) -> int:
+    _check_output_dir(args.output)
+    source = _read_sources([args.file])[0]
+    paths = {role: path for role, path in ((Role.SERVER, args.server_inputs),
+                                           (Role.CLIENT, args.client_inputs),
+                                           (Role.ALL, args.public_inputs)) if path is not None}
+    for path in paths.values():
+        _readable(path)
+    result = check_source(source, bitlen=args.bitlen)
+    diagnostics = tuple(result.diagnostics)
+    if result.program is None:
+        return _emit_run(args, source, diagnostics, None)
+    try:
+        run = interpret(result.program, {role: load_inputs(path) for role, path in paths.items()})
+    except (InterpError, InputError) as error:
+        return _emit_run(args, source, diagnostics + (error.diagnostic,), None)
+    return _emit_run(args, source, diagnostics + run.warnings, run)
+
+
+def _emit_run(args: argparse.Namespace, source: SourceFile, diagnostics: tuple[Diagnostic, ...],
+              run: Optional[RunResult]) -> int:
+    """Diagnostics go to stderr as text; outputs, or the JSON document, to --output or stdout."""
+    _print(sys.stderr, render_diagnostics([FileReport(source.name, diagnostics)]))
+    if args.format == "json":
+        _deliver(args.output, render_run_json(source.name, diagnostics, run))
+    elif run is not None:
+        _deliver(args.output, render_run_text(run))
+    return EXIT_ERRORS if run is None else EXIT_OK
+
+
+def _read_sources(paths: Sequence[str]) -> list[SourceFile]:
+    """Every file, or a UsageError naming the first that is misnamed or cannot be read."""
+    for path in paths:
+        if not path.endswith(".ezpc"):
+            raise UsageError(f"{path}: not an EzPC source file (the name must end in .ezpc)")
+    return [_read_source(path) for path in paths]
+
+
+def _read_source(path: str) -> SourceFile:
+    try:
+        return SourceFile.read(_readable(path))
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror}") from error
+
+
+def _readable(path: str) -> str:
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory, not a file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{path}: permission denied")
+    return path
+
+
+def _check_output_dir(output: Optional[str]) -> None:
+    """Fails before any work is done when the report could not be written."""
+    if output is None:
+        return
+    if os.path.isdir(output):
+        raise UsageError(f"--output {output}: is a directory")
+    parent = os.path.dirname(output) or "."
+    if not os.path.isdir(parent):
+        raise UsageError(f"--output {output}: directory {parent} does not exist")
+
+
+def _deliver(output: Optional[str], text: str) -> None:
+    if output:
+        _write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """Readers of `path` see the old report or the whole new one, never a partial file."""
+    target = Path(path)
+    temp = None
+    try:
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except OSError as error:
+        raise UsageError(f"--output {path}: cannot write: {error.strerror}") from error
+    finally:
+        if temp is not None and os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _print(stream: TextIO, *parts: str) -> None:
+    text = "\n\n".join(p for p in parts if p)
+    if text:
+        print(text, file=stream)
