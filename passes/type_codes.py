@@ -26,6 +26,7 @@ SECRET_ALL_INPUT = register("E0310", "input from ALL declared secret")
 PUBLIC_PARTY_INPUT = register("E0311", "private input declared public")
 SECRET_PUBLIC_OP = register("E0312", "secret operand of a public operation")
 SECRET_DECLASSIFIED = register("E0313", "subsumption of a secret to public")
+EXTERN_REVEALS = register("E0314", "extern could reveal a secret argument")
 
 MISMATCH = register("E0401", "mismatched types")
 NO_JOIN = register("E0402", "operands or branches of incompatible types")

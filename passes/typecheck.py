@@ -103,6 +103,7 @@ class _Checker:
         params = tuple(self._param(node, p) for p in node.params)
         ret, ret_ok = self._return_type(node)
         if isinstance(node, ast.Extern):
+            self._extern_flow(node)
             return replace(node, params=params, ret=ret)
         inline = node.qualifier == "inline"
         if inline and node.ret is not None:
@@ -115,6 +116,25 @@ class _Checker:
         body = self.block(node.body)
         self.function = None
         return replace(node, params=params, ret=ret, body=body)
+
+    def _extern_flow(self, node: ast.Extern) -> None:
+        """An extern's body is not checked, so its signature must not let a secret argument
+        come back public: through a public result or a public array it may write."""
+        secrets = [p for p in node.params if ast.declared_type(p.type).label.is_secret]
+        if not secrets:
+            return
+        public_out: list[tuple[ast.TypeNode, str]] = []
+        if node.ret is not None and ast.declared_type(node.ret).is_public:
+            public_out.append((node.ret, "public result"))
+        public_out += [(p.type, f"public array `{p.name}` it may write") for p in node.params
+                       if p.type.dims and not p.type.const and ast.declared_type(p.type).is_public]
+        for type_node, what in public_out:
+            self.diags.error(codes.EXTERN_REVEALS,
+                             f"extern `{node.name}` takes the secret `{secrets[0].name}` and has a {what}",
+                             type_node.span, label="public", secondary=(SecondarySpan(secrets[0].span, "secret"),),
+                             help="the body of an extern is not checked, so nothing stops it from revealing "
+                                  "its secret arguments: make that result secret (or the array `const`); "
+                                  "secrets leave only through `output(ROLE, e)`")
 
     def _param(self, function: Function, param: ast.Param) -> ast.Param:
         typed = self.type_(param.type)

@@ -256,3 +256,16 @@ def test_an_empty_program_has_no_main() -> None:
     empty = ast.Program(SourceFile("empty.ezpc", ""), ())
     assert [(d.code, d.message) for d in check_program(empty).diagnostics] == [("E0506", "the program is empty")]
     assert check_program(empty, library=True).ok
+
+
+# ---------------------------------------------------------------- extern signatures
+
+
+@pytest.mark.parametrize("extern", [
+    "extern int32_al square(int32_al x);",
+    "extern float_pl intToFloat(int32_pl m);",
+    "extern void Relu(int32_pl n, int32_al[n] inp, int32_al[n] out, int32_pl sf, bool_pl doTruncation);",
+    "extern void Peek(int32_al x, const int32_pl[4] table);",
+])
+def test_extern_signatures_that_cannot_reveal_are_accepted(extern: str) -> None:
+    typed("  int32_pl unused = 0", prelude=extern + "\n")
