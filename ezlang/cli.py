@@ -68,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 def _add_check(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     check = commands.add_parser(
         "check", help="type-check programs and prove they leak no secret",
-        description="Type-check each FILE and check its information flow (§4 of the language "
-                    "reference). Diagnostics and a summary line always go to stderr as text; "
+        description="Type-check each FILE and prove that no secret reaches a public "
+                    "value except through `output` (rules: docs/spec.md §3-4). Diagnostics and a summary line always go to stderr as text; "
                     "--format json or sarif also writes a report for tools to stdout or --output.",
         epilog="exit codes: 0 every file is well typed and leakage-free (warnings allowed), "
                "1 some file has errors, 2 usage error.")
