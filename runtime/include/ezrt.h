@@ -1,0 +1,306 @@
+/* ezrt: the ezlang two-party runtime. This header is its whole ABI: the JIT-compiled program
+ * and the Python driver call only what is declared here. Every function takes an explicit
+ * context (no globals shared between roles), checks every length it is given, returns an
+ * error code (EZRT_OK = 0), and is constant time in secret values. */
+#ifndef EZRT_H
+#define EZRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* Every ezrt function that can fail returns an ezrt_status: EZRT_OK (0) or one of the codes
+ * below. Codes are stable (they cross the ctypes and JIT boundaries); new ones are appended at
+ * the end of the enum, never renumbered. */
+typedef int ezrt_status;
+
+enum {
+    EZRT_OK = 0,
+    EZRT_EINVAL = 1,    /* an argument is outside its documented range (bits, party, value) */
+    EZRT_ELENGTH = 2,   /* a buffer length does not match what the call needs */
+    EZRT_ERANDOM = 3,   /* the OS CSPRNG (getrandom) failed; there is no weaker fallback */
+    EZRT_ENOCPU = 4,    /* the CPU lacks AES-NI or SSE4.1, which the PRG requires */
+    EZRT_ENOMEM = 5,    /* an allocation failed */
+    EZRT_EIO = 6,       /* a system call on a socket or file failed */
+    EZRT_EPEER = 7,     /* the peer closed the connection or reset it */
+    EZRT_ETIMEOUT = 8,  /* no progress before the deadline */
+    EZRT_EPROTOCOL = 9, /* the peer sent something the protocol does not allow */
+    EZRT_EUNINIT = 10,  /* a context (e.g. an ezrt_prg) was used before initialisation */
+};
+
+/* A static, human-readable description of a status code; never NULL, also for unknown codes.
+ * No allocation, thread safe. */
+const char *ezrt_strerror(ezrt_status status);
+
+/* ---- randomness: OS CSPRNG seeds, AES-NI PRG (prg.c) -------------------------------------- */
+
+/* Fills buf[0..n) from the kernel CSPRNG (getrandom(2), blocking until the pool is seeded),
+ * retrying on EINTR and partial reads. EZRT_ERANDOM if the kernel refuses; never falls back
+ * to a weaker source. n = 0 is allowed (buf may then be NULL). */
+ezrt_status ezrt_random_bytes(uint8_t *buf, size_t n);
+
+/* EZRT_OK if this CPU has AES-NI and SSE4.1 (cpuid leaf 1, read once at load by libgcc, so a
+ * call costs nanoseconds), else EZRT_ENOCPU. Every function below that runs AES checks this
+ * first, so an unsupported CPU gets an error, not SIGILL. */
+ezrt_status ezrt_cpu_check(void);
+
+/* AES-128 (FIPS-197) encryption of len / 16 independent blocks under key (ECB). Exists to
+ * test the AES-NI core against the standard's vectors. len must be a multiple of 16
+ * (EZRT_ELENGTH); in and out may be the same buffer. Constant time (AES-NI). */
+ezrt_status ezrt_aes128_encrypt(const uint8_t key[16], const uint8_t *in, uint8_t *out, size_t len);
+
+/* A PRG: AES-128 in counter mode keyed by a 16-byte seed. Keystream block i (i = 0, 1, ...)
+ * is AES_seed(i as a 128-bit big-endian integer), i.e. AES-CTR with an all-zero initial
+ * counter block; the stream is read sequentially across calls. Caller-allocated (the size is
+ * ezrt_prg_size(), so ctypes and JIT code can allocate it) and owned by one thread; no state
+ * is shared between instances. At most 2^64 blocks per seed. */
+typedef struct ezrt_prg {
+    uint8_t round_keys[176]; /* AES-128 key schedule of the seed */
+    uint8_t block[16];       /* the current keystream block */
+    uint64_t counter;        /* index of the next block to encrypt */
+    uint32_t used;           /* bytes of block already handed out (16: none left) */
+    uint32_t magic;          /* EZRT_PRG_MAGIC once initialised, 0 after ezrt_prg_wipe */
+} ezrt_prg;
+
+#define EZRT_PRG_MAGIC 0x657a7270u
+
+/* sizeof(ezrt_prg), for callers that allocate it without this header. */
+size_t ezrt_prg_size(void);
+
+/* Keys prg with seed (expands the AES key schedule; no randomness consumed). EZRT_ENOCPU on a
+ * CPU without AES-NI. Time independent of the seed. */
+ezrt_status ezrt_prg_init(ezrt_prg *prg, const uint8_t seed[16]);
+
+/* Keys prg with a fresh 16-byte seed from ezrt_random_bytes (EZRT_ERANDOM if that fails). */
+ezrt_status ezrt_prg_fresh(ezrt_prg *prg);
+
+/* Zeroes prg, seed schedule included; later use returns EZRT_EUNINIT until re-initialised. */
+void ezrt_prg_wipe(ezrt_prg *prg);
+
+/* Writes the next n keystream bytes to out. Cost: ceil(n / 16) AES blocks. Constant time in
+ * the seed and the output. EZRT_EUNINIT if prg was not initialised. */
+ezrt_status ezrt_prg_bytes(ezrt_prg *prg, uint8_t *out, size_t n);
+
+/* Writes n values uniform in Z_2^bits (1 <= bits <= 64, else EZRT_EINVAL) to out: value j is
+ * the next 8 keystream bytes read little-endian, reduced mod 2^bits. Consumes exactly 8n
+ * keystream bytes whatever bits is. Constant time. */
+ezrt_status ezrt_prg_u64s(ezrt_prg *prg, uint64_t *out, size_t n, unsigned bits);
+
+/* ---- the ring Z_2^n and wire packing (ring.c) --------------------------------------------- */
+
+/* Ring elements of Z_2^bits, 1 <= bits <= 64, are held in uint64_t. Arithmetic functions
+ * accept any uint64_t (only the low bits bits matter, as reduction mod 2^bits is a ring
+ * homomorphism) and always write reduced values. Every array argument comes with its own
+ * length; all lengths must be equal (else EZRT_ELENGTH) and bits must be in 1..64 (else
+ * EZRT_EINVAL). out may be the same array as an input, but must not partially overlap one.
+ * All are branch-free in the values: constant time, one pass, no randomness. */
+
+/* 2^bits - 1 for 1 <= bits <= 64; 0 for any other bits. */
+uint64_t ezrt_ring_mask(unsigned bits);
+
+/* out[i] = a[i] + b[i] mod 2^bits. */
+ezrt_status ezrt_ring_add(unsigned bits, uint64_t *out, size_t out_len, const uint64_t *a,
+                          size_t a_len, const uint64_t *b, size_t b_len);
+
+/* out[i] = a[i] - b[i] mod 2^bits. */
+ezrt_status ezrt_ring_sub(unsigned bits, uint64_t *out, size_t out_len, const uint64_t *a,
+                          size_t a_len, const uint64_t *b, size_t b_len);
+
+/* out[i] = a[i] * b[i] mod 2^bits. */
+ezrt_status ezrt_ring_mul(unsigned bits, uint64_t *out, size_t out_len, const uint64_t *a,
+                          size_t a_len, const uint64_t *b, size_t b_len);
+
+/* out[i] = -a[i] mod 2^bits. */
+ezrt_status ezrt_ring_neg(unsigned bits, uint64_t *out, size_t out_len, const uint64_t *a,
+                          size_t a_len);
+
+/* Wire packing: count values of bits bits each, value j in bits [j*bits, (j+1)*bits) of the
+ * byte string read as one little-endian integer (bit k lives in byte k / 8 at position
+ * k % 8). The packed size is ceil(count * bits / 8) bytes; the padding bits of the last
+ * byte are written as zero and ignored when read. */
+
+/* ceil(count * bits / 8); 0 if bits is not in 1..64; SIZE_MAX if the size overflows size_t
+ * (no buffer can then be large enough). */
+size_t ezrt_packed_size(size_t count, unsigned bits);
+
+/* Packs vals[0..count) into out. EZRT_EINVAL if bits is not in 1..64 or some value has a bit
+ * set at or above bits (checked before anything is written, branch-free over the values);
+ * EZRT_ELENGTH if out_len < ezrt_packed_size(count, bits). Bytes of out past the packed size
+ * are left alone. Constant time in the values. */
+ezrt_status ezrt_pack(const uint64_t *vals, size_t count, unsigned bits, uint8_t *out,
+                      size_t out_len);
+
+/* Inverse of ezrt_pack: reads count values of bits bits each from in into vals[0..count).
+ * EZRT_EINVAL if bits is not in 1..64; EZRT_ELENGTH if in_len < ezrt_packed_size(count,
+ * bits). Bytes of in past the packed size are not read. Constant time in the values. */
+ezrt_status ezrt_unpack(const uint8_t *in, size_t in_len, unsigned bits, uint64_t *vals,
+                        size_t count);
+
+/* ---- distributed comparison functions (dcf.c) --------------------------------------------- */
+
+/* DCF: function secret sharing of f(x) = beta if x < alpha else 0, for unsigned n_in-bit
+ * inputs (1 <= n_in <= 64) and outputs in Z_2^m_out (1 <= m_out <= 64), after Boyle,
+ * Chandran, Gilboa, Gupta, Ishai, Kumar, Rathee, "Function Secret Sharing for Mixed-Mode and
+ * Fixed-Point Secure Computation" (Eurocrypt 2021), Fig. 3, with lambda = 128 and
+ * G(s) = the first 64 bytes of the ezrt_prg stream seeded with s (4 AES blocks under the
+ * key schedule of s). For every x: eval(0, k0, x) + eval(1, k1, x) = f(x) mod 2^m_out, and
+ * each key alone is pseudorandom, independent of alpha and beta.
+ *
+ * Key layout (both keys share all correction words; only the first 16 bytes differ), with
+ * vb = ceil(m_out / 8):
+ *   s0 (16 bytes: the party's root seed)
+ *   n_in levels, MSB first, each: s_CW (16) | t_CW^L + 2 t_CW^R (1) | V_CW (vb, little-endian)
+ *   CW_{n+1} (vb, little-endian)
+ * so ezrt_dcf_key_size(n, m) = 16 + n * (17 + vb) + vb; e.g. 1624 bytes for n = m = 64 and
+ * 692 for n = m = 32. */
+
+/* The key size above, or 0 if n_in or m_out is outside 1..64. */
+size_t ezrt_dcf_key_size(unsigned n_in, unsigned m_out);
+
+/* Writes the two keys of f_{alpha,beta} to key0 and key1 (each key_len bytes, which must equal
+ * ezrt_dcf_key_size(n_in, m_out), else EZRT_ELENGTH). EZRT_EINVAL if n_in or m_out is outside
+ * 1..64, alpha >= 2^n_in or beta >= 2^m_out. Consumes 32 bytes of rng's stream (two root
+ * seeds). Cost: 2 n_in PRG expansions = 2 n_in AES key schedules + 8 n_in AES blocks.
+ * Constant time in alpha, beta and the seeds (only n_in and m_out shape the work). */
+ezrt_status ezrt_dcf_gen(ezrt_prg *rng, unsigned n_in, unsigned m_out, uint64_t alpha,
+                         uint64_t beta, uint8_t *key0, size_t key0_len, uint8_t *key1,
+                         size_t key1_len);
+
+/* Party party's (0 or 1, else EZRT_EINVAL) share of f(x), written to *out (in [0, 2^m_out)).
+ * key_len must equal ezrt_dcf_key_size(n_in, m_out) (EZRT_ELENGTH); x >= 2^n_in is
+ * EZRT_EINVAL. Cost: n_in PRG expansions (n_in AES key schedules + 4 n_in AES blocks). No
+ * randomness. Constant time in x and in the key contents. */
+ezrt_status ezrt_dcf_eval(int party, const uint8_t *key, size_t key_len, unsigned n_in,
+                          unsigned m_out, uint64_t x, uint64_t *out);
+
+/* count independent ezrt_dcf_gen calls: key j of party b is keys_b[j*K .. (j+1)*K) with
+ * K = ezrt_dcf_key_size(n_in, m_out); keys0_len and keys1_len must be count * K, alphas and
+ * betas hold count entries each. Consumes 32 count bytes of rng's stream; the result equals
+ * count sequential ezrt_dcf_gen calls on the same rng. Checks every alpha and beta before
+ * writing (EZRT_EINVAL, branch-free over the values). Interleaves keys for AES pipelining. */
+ezrt_status ezrt_dcf_gen_batch(ezrt_prg *rng, unsigned n_in, unsigned m_out,
+                               const uint64_t *alphas, const uint64_t *betas, size_t count,
+                               uint8_t *keys0, size_t keys0_len, uint8_t *keys1,
+                               size_t keys1_len);
+
+/* count independent ezrt_dcf_eval calls of one party: key j (laid out as in
+ * ezrt_dcf_gen_batch, keys_len = count * K) at xs[j], share to outs[j]. Checks every x before
+ * writing (EZRT_EINVAL, branch-free). Same per-key cost, constant-time claim and results as
+ * ezrt_dcf_eval; interleaves keys for AES pipelining. */
+ezrt_status ezrt_dcf_eval_batch(int party, const uint8_t *keys, size_t keys_len,
+                                unsigned n_in, unsigned m_out, const uint64_t *xs,
+                                uint64_t *outs, size_t count);
+
+/* ---- channels between roles: framing, handshake, failure detection, statistics (net.c) ---- */
+
+/* A channel is one TCP connection between two roles carrying framed messages. On the wire each
+ * message is an 8-byte little-endian header, (0x455A << 48) | payload length, then the payload;
+ * the receiver always knows the length it expects, so a header with another length or without
+ * the 0x455A ("EZ") marker is a protocol error. Sends are buffered: every send up to the next
+ * receive or ezrt_flush leaves in one TCP write, which is what makes batched rounds cheap.
+ * Every blocking step waits with poll() for at most the channel's timeout (10 s unless set) of
+ * inactivity. The first failure is sticky: later calls on the channel return the same code
+ * without touching the socket, and ezrt_channel_error() keeps its message, which names the peer
+ * role and the phase the caller set. A channel belongs to one thread at a time. A NULL pointer
+ * or an out-of-range argument is EZRT_EINVAL and leaves the channel as it was; a failed
+ * allocation is EZRT_ENOMEM. */
+typedef struct ezrt_channel ezrt_channel;
+typedef struct ezrt_listener ezrt_listener;
+
+#define EZRT_ROLE_SERVER 0
+#define EZRT_ROLE_CLIENT 1
+#define EZRT_ROLE_DEALER 2
+/* As an expected peer role: whichever role the handshake announces, other than one's own. */
+#define EZRT_ROLE_ANY 255
+
+/* What each side announces at connection; the two must agree on all but the role. */
+typedef struct {
+    uint32_t protocol_version;
+    uint8_t role;              /* EZRT_ROLE_SERVER, _CLIENT or _DEALER */
+    uint8_t bitlen;            /* ring width of secret integers: 32 or 64 */
+    uint8_t program_hash[32];  /* SHA-256 of the compiled program */
+} ezrt_hello;
+
+/* Traffic of one channel since its handshake (the handshake itself is not counted). */
+typedef struct {
+    uint64_t rounds;            /* sends that follow a receive, plus the first send */
+    uint64_t messages_sent;
+    uint64_t messages_received;
+    uint64_t bytes_sent;        /* payloads plus 8 header bytes per message */
+    uint64_t bytes_received;    /* payloads plus 8 header bytes per message */
+} ezrt_net_stats;
+
+/* Opens a TCP listening socket on host (NULL or "" = every local address; a name or an IPv4/IPv6
+ * literal) and port (0 = a free port, see ezrt_listener_port). Returns EZRT_OK and *out, or
+ * EZRT_EIO with a message in err (NUL-terminated, truncated to err_len; err may be NULL). */
+ezrt_status ezrt_listen(const char *host, uint16_t port, ezrt_listener **out, char *err,
+                        size_t err_len);
+
+/* The port the listener is bound to (the chosen one when it was opened with port 0). */
+uint16_t ezrt_listener_port(const ezrt_listener *l);
+
+/* Waits up to timeout_ms (> 0) for one connection and wraps it in a channel to peer_role (or
+ * EZRT_ROLE_ANY until the handshake names it). EZRT_ETIMEOUT if nobody connects in time; EZRT_EIO
+ * on a socket error; message in err. */
+ezrt_status ezrt_accept(ezrt_listener *l, uint8_t peer_role, int timeout_ms, ezrt_channel **out,
+                        char *err, size_t err_len);
+
+/* Closes the listening socket and frees l; channels already accepted stay open. NULL is a no-op. */
+void ezrt_listener_close(ezrt_listener *l);
+
+/* Connects to host:port (IPv4 or IPv6, every address the name resolves to), retrying every 50 ms
+ * until timeout_ms (> 0) has passed, since the peer may start later. EZRT_ETIMEOUT with the last
+ * socket error in err if no attempt succeeds; EZRT_EIO if host cannot be resolved. */
+ezrt_status ezrt_connect(const char *host, uint16_t port, uint8_t peer_role, int timeout_ms,
+                         ezrt_channel **out, char *err, size_t err_len);
+
+/* Sets how long each later blocking step may wait without progress (timeout_ms > 0). */
+ezrt_status ezrt_channel_set_timeout(ezrt_channel *ch, int timeout_ms);
+
+/* Names the protocol phase ("setup", "online"...) for error messages; copied, at most 31 bytes
+ * kept. The phase is "connection" until set. */
+ezrt_status ezrt_channel_set_phase(ezrt_channel *ch, const char *phase);
+
+/* Both sides send their hello, then receive the other's, then check, in this order: protocol
+ * version, the peer's role (must be the expected one; with EZRT_ROLE_ANY, a valid role other
+ * than mine->role, which then becomes the channel's peer role), bit width, program hash. On a
+ * mismatch returns EZRT_EPROTOCOL and a message naming both sides' values, e.g. "bit width
+ * differs: this server uses 64, the dealer uses 32". *theirs is filled whenever the hello
+ * arrived. 1 round; 46 bytes each way, not counted in the statistics. */
+ezrt_status ezrt_handshake(ezrt_channel *ch, const ezrt_hello *mine, ezrt_hello *theirs,
+                           char *err, size_t err_len);
+
+/* Queues one message of len bytes (len < 2^48; 0 is allowed). It leaves when the queue passes
+ * 64 KiB, at the next receive or at ezrt_flush; a large message is written straight from buf.
+ * Counts a round if the previous operation was a receive. */
+ezrt_status ezrt_send(ezrt_channel *ch, const uint8_t *buf, size_t len);
+
+/* Writes every queued message to the socket. */
+ezrt_status ezrt_flush(ezrt_channel *ch);
+
+/* Flushes queued sends, then receives one message of exactly len bytes into buf. EZRT_EPROTOCOL
+ * if the frame header is malformed or announces another length, EZRT_EPEER if the peer closed the
+ * connection, EZRT_ETIMEOUT if it sent nothing for the channel's timeout. */
+ezrt_status ezrt_recv(ezrt_channel *ch, uint8_t *buf, size_t len);
+
+/* Copies the channel's counters into *out. */
+ezrt_status ezrt_channel_stats(const ezrt_channel *ch, ezrt_net_stats *out);
+
+/* The message of the channel's first failure ("client disconnected during online phase", "no
+ * message from dealer for 10.0 s during setup phase"), or "" while it is healthy. Owned by ch. */
+const char *ezrt_channel_error(const ezrt_channel *ch);
+
+/* Flushes queued sends if the channel is healthy, closes the connection and frees ch; returns
+ * the flush's result. NULL is a no-op. */
+ezrt_status ezrt_close(ezrt_channel *ch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EZRT_H */
