@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional, Sequence, TextIO
 
 from ezlang import __version__
-from ezlang.diagnostics import Diagnostic
+from ezlang.diagnostics import CompileError, Diagnostic
 from ezlang.inputs import InputError, load_inputs
 from ezlang.interp import InterpError, RunResult, interpret
 from ezlang.passes.flow_summary import summarize
@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_check(commands)
     _add_interpret(commands)
+    _add_compile(commands)
     version = commands.add_parser("version", help="print the version and exit",
                                   description="Print the version of ezlang.")
     version.set_defaults(handler=_version, prog=version.prog)
@@ -107,6 +108,26 @@ def _add_interpret(commands: "argparse._SubParsersAction[argparse.ArgumentParser
                           "default); json: one document with the outputs and diagnostics")
     _add_output(run, "the outputs, or the JSON document")
     run.set_defaults(handler=_interpret, prog=run.prog)
+
+
+def _add_compile(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    compile_ = commands.add_parser(
+        "compile", help="compile a program to native code with LLVM (cleartext backend)",
+        description="Check FILE and compile it with LLVM for this machine. Without an --emit flag the "
+                    "object code is stored in the cache ($XDG_CACHE_HOME/ezlang/objects) and, with "
+                    "--output, also written to FILE.",
+        epilog="Exit codes: 0 compiled, 1 the program has errors, 2 usage error.")
+    compile_.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
+    _add_bitlen(compile_)
+    emit = compile_.add_mutually_exclusive_group()
+    emit.add_argument("--emit-llvm", dest="emit", action="store_const", const="llvm",
+                      help="print the LLVM IR as generated (one function per EzPC function)")
+    emit.add_argument("--emit-opt-llvm", dest="emit", action="store_const", const="opt-llvm",
+                      help="print the LLVM IR after optimisation")
+    emit.add_argument("--emit-asm", dest="emit", action="store_const", const="asm",
+                      help="print the optimised machine code as assembly")
+    _add_output(compile_, "the requested IR or assembly (without --emit: the object code)")
+    compile_.set_defaults(handler=_compile, prog=compile_.prog, emit=None)
 
 
 def _add_bitlen(command: argparse.ArgumentParser) -> None:
@@ -188,6 +209,43 @@ def _emit_run(args: argparse.Namespace, source: SourceFile, diagnostics: tuple[D
     elif run is not None:
         _deliver(args.output, render_run_text(run))
     return EXIT_ERRORS if run is None else EXIT_OK
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from ezlang import codegen  # LLVM loads only for this command
+
+    _check_output_dir(args.output)
+    source = _read_sources([args.file])[0]
+    result = check_source(source, bitlen=args.bitlen)
+    diagnostics = tuple(result.diagnostics)
+    try:
+        if result.program is None:
+            return EXIT_ERRORS
+        emitters = {"llvm": codegen.emit_llvm, "opt-llvm": codegen.emit_optimised_llvm,
+                    "asm": codegen.emit_assembly}
+        if args.emit is not None:
+            _deliver(args.output, emitters[args.emit](result.program))
+            return EXIT_OK
+        code = codegen.object_code(result.program, codegen.ObjectCache())
+        if args.output:
+            _write_atomic_bytes(args.output, code)
+        return EXIT_OK
+    except CompileError as error:
+        diagnostics += tuple(error.diagnostics)
+        return EXIT_ERRORS
+    finally:
+        _print(sys.stderr, render_diagnostics([FileReport(source.name, diagnostics)]))
+
+
+def _write_atomic_bytes(path: str, data: bytes) -> None:
+    target = Path(path)
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(temp, target)
+    except OSError as error:
+        raise UsageError(f"--output {path}: cannot write: {error.strerror}") from error
 
 
 def _read_sources(paths: Sequence[str]) -> list[SourceFile]:

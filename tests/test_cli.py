@@ -299,7 +299,7 @@ ARGPARSE_ERRORS = [
     (["check", "--strict", "clean.ezpc"], "ezlang: error: unrecognized arguments: --strict"),
     (["interpret", "clean.ezpc", "--format", "sarif"], "argument --format: invalid choice: 'sarif'"),
     (["interpret", "clean.ezpc", "leak.ezpc"], "unrecognized arguments: leak.ezpc"),
-    (["compile", "clean.ezpc"], "argument COMMAND: invalid choice: 'compile'"),
+    (["transpile", "clean.ezpc"], "argument COMMAND: invalid choice: 'transpile'"),
 ]
 
 
