@@ -49,9 +49,13 @@ def interpret(program: ast.Program, inputs: Mapping[Role, InputSource], *, trace
     """Run `main` of a checked program; `inputs[R]` feeds `input(R, ...)` (R = SERVER, CLIENT, ALL).
 
     `externs` maps extern names to Python functions called with the evaluated arguments
-    (arrays as mutable nested lists); they override the built-in no-ops."""
-    machine = Machine(readers={role: source.reader() for role, source in inputs.items()},
-                      externs={**BUILTIN_EXTERNS, **(externs or {})},
+    (arrays as mutable nested lists); they override the built-in no-ops and the Athos tensor
+    library (ezlang.lib.athos). An entry with a `bind(declaration, call_span)` method is bound
+    once per call site and the callable it returns is called instead."""
+    from ezlang.lib.athos import ATHOS_EXTERNS  # here, not at the top: athos imports ezlang.interp
+
+    table: dict[str, Any] = {**BUILTIN_EXTERNS, **ATHOS_EXTERNS, **(externs or {})}
+    machine = Machine(readers={role: source.reader() for role, source in inputs.items()}, externs=table,
                       trace=[] if trace else None)
     with _deep_calls():
         with _no_collection():

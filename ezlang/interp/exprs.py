@@ -272,6 +272,10 @@ class ExprCompiler:
 
     def _call_extern(self, extern: ast.Extern, args: tuple[ast.Expr, ...], span: Span) -> Fn:
         implementation = self.machine.externs.get(extern.name)
+        bind = getattr(implementation, "bind", None)
+        if bind is not None:
+            # A library extern (ezlang.lib.athos) learns its ring width from the declaration.
+            implementation = bind(extern, span)
         arguments = self._arguments(extern.params, args)
         if implementation is None:
             message = f"extern `{extern.name}` has no implementation in the interpreter"
