@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_interpret(commands)
     _add_compile(commands)
+    _add_run(commands)
     version = commands.add_parser("version", help="print the version and exit",
                                   description="Print the version of ezlang.")
     version.set_defaults(handler=_version, prog=version.prog)
@@ -128,6 +129,39 @@ def _add_compile(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
                       help="print the optimised machine code as assembly")
     _add_output(compile_, "the requested IR or assembly (without --emit: the object code)")
     compile_.set_defaults(handler=_compile, prog=compile_.prog, emit=None)
+
+
+def _add_run(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    run = commands.add_parser(
+        "run", help="run a program securely: one role, or all three with --local",
+        description="Check and compile FILE for the secure runtime, then run it as one of the three "
+                    "roles (SERVER and CLIENT hold the inputs, the DEALER supplies correlated "
+                    "randomness), or as all three on this machine with --local. The server listens "
+                    "(--listen); the dealer listens for the client and connects to the server "
+                    "(--listen, --connect); the client connects to both (--connect, --dealer). "
+                    "docs/running.md describes the topology.",
+        epilog="Exit codes: 0 the run completed, 1 the program has errors or a role failed, 2 usage error.")
+    run.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
+    run.add_argument("--role", choices=("server", "client", "dealer"), help="the role this process plays")
+    run.add_argument("--local", action="store_true",
+                     help="start all three roles as processes on loopback and print both parties' outputs")
+    run.add_argument("--listen", metavar="HOST:PORT", help="where this role accepts its peers (server, dealer)")
+    run.add_argument("--connect", metavar="HOST:PORT", help="the server's address (dealer, client)")
+    run.add_argument("--dealer", metavar="HOST:PORT", help="the dealer's address (client)")
+    run.add_argument("--inputs", metavar="F", help="this party's inputs (formats as for `interpret`)")
+    for party, flag in (("SERVER", "--server-inputs"), ("CLIENT", "--client-inputs")):
+        run.add_argument(flag, metavar="F", help=f"with --local: the values of the `input({party}, ...)` statements")
+    run.add_argument("--public-inputs", metavar="F", help="values of the `input(ALL, ...)` statements (every role)")
+    run.add_argument("--outputs", metavar="F",
+                     help="write this party's outputs to F (replaced atomically, only after a successful "
+                          "run) instead of stdout")
+    _add_bitlen(run)
+    run.add_argument("--stats", action="store_true",
+                     help="print rounds, bytes and time per phase of each role to stderr")
+    run.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                     help="seconds to wait for a peer to connect or to answer (default 10)")
+    run.add_argument("--stats-json", metavar="F", help=argparse.SUPPRESS)  # used by --local
+    run.set_defaults(handler=_run, prog=run.prog)
 
 
 def _add_bitlen(command: argparse.ArgumentParser) -> None:
@@ -235,6 +269,26 @@ def _compile(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     finally:
         _print(sys.stderr, render_diagnostics([FileReport(source.name, diagnostics)]))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ezlang.run.command import RunUsageError, run_command  # LLVM and the runtime load only here
+
+    for path in (args.inputs, args.server_inputs, args.client_inputs, args.public_inputs):
+        if path is not None:
+            _readable(path)
+    _check_output_dir(args.outputs)
+    source = _read_sources([args.file])[0]
+    try:
+        report = run_command(source, args)
+    except RunUsageError as error:
+        raise UsageError(str(error)) from None
+    _print(sys.stderr, report.stderr)
+    if args.stats_json and report.stats_json is not None:
+        _write_atomic(args.stats_json, report.stats_json)
+    if report.outputs is not None:
+        _deliver(args.outputs, report.outputs)
+    return report.exit_code
 
 
 def _write_atomic_bytes(path: str, data: bytes) -> None:

@@ -4,7 +4,8 @@ Every code a user can see is registered in CODES with a one-line title; tests/pr
 pins the text of each. Codes are grouped by family:
   E01xx lexing and parsing          E02xx names and scopes
   E03xx information flow (leaks)    E04xx types and labels
-  E05xx program structure           W0xxx warnings
+  E05xx program structure           E06xx run time and inputs
+  E07xx secure compilation          W0xxx warnings
 """
 
 from __future__ import annotations

@@ -152,6 +152,31 @@ SIGNATURES.update(
 
 # ---- end of channels between roles ----
 
+# ---- sessions and protocols (runtime/src/session.c, proto_*.c; the same section of ezrt.h) ----
+
+RECIPIENT_ALL = 3
+
+_session = ctypes.c_void_p  # ezrt_session *, opaque
+
+SIGNATURES.update(
+    {
+        "ezrt_session_open_party": (_status, (_handle_out, _role, _uint, _handle, _handle)),
+        "ezrt_session_open_dealer": (_status, (_handle_out, _uint, _handle, _handle)),
+        "ezrt_session_free": (None, (_session,)),
+        "ezrt_session_error": (ctypes.c_char_p, (_session,)),
+        "ezrt_session_role": (_role, (_session,)),
+        "ezrt_session_flush": (_status, (_session,)),
+        "ezrt_share_public": (_status, (_session, _u64p, _u64p, _size)),
+        "ezrt_input": (_status, (_session, _role, _u64p, _u64p, _size)),
+        "ezrt_output": (_status, (_session, _role, _u64p, _u64p, _size)),
+        "ezrt_mul": (_status, (_session, _u64p, _u64p, _u64p, _size)),
+        "ezrt_lt": (_status, (_session, ctypes.c_int, _u64p, _u64p, _u64p, _size)),
+        "ezrt_bits": (_status, (_session, _u64p, _u64p, _size)),
+    }
+)
+
+# ---- end of sessions and protocols ----
+
 
 class RuntimeLibraryError(RuntimeError):
     """The native runtime is missing or does not match this binding."""

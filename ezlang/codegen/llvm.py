@@ -54,6 +54,9 @@ def emit_module(program: ast.Program, secret: Optional[SecretOps] = None, *, tri
     module.triple = triple or module.triple
     module.data_layout = data_layout
     mx = ModuleContext(module, ops, Layout(ops), Diagnostics())
+    attach = getattr(ops, "attach", None)
+    if attach is not None:  # a backend that reads the sites' roles (ezlang.codegen.secure)
+        attach(mx.tables)
     _declare_support(module)
     for node in program.globals:
         if isinstance(node, ast.Extern):

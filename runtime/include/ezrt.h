@@ -299,6 +299,98 @@ const char *ezrt_channel_error(const ezrt_channel *ch);
  * the flush's result. NULL is a no-op. */
 ezrt_status ezrt_close(ezrt_channel *ch);
 
+/* ---- sessions and protocols: masked wires with a dealer (session.c, proto_*.c) ------------ */
+
+/* The secure protocols of docs/protocols.md. A secret value x of Z_2^bits lives as a masked
+ * wire: both parties hold x^ = x + r_x mod 2^bits, and the dealer, which runs the same program
+ * with every wire replaced by its mask, holds r_x. Linear operations are not calls: x^ + y^ on
+ * the parties and r_x + r_y on the dealer, c * x^ and c * r_x, x^ + c and r_x (protocols.md §2).
+ * Every operation is vectorised over n elements and called by all three roles in the same order
+ * with the same n (n = 0 does nothing); on the dealer every wire array holds masks. Wire and
+ * clear inputs may carry bits at or above `bits` (only the low bits count, as for the ring
+ * functions); every output is reduced. Outputs may be the same arrays as inputs.
+ *
+ * Randomness: at set-up the dealer draws seeds k_S, k_C (16 bytes each, getrandom) and sends
+ * k_P to party P; the dealer's own randomness comes from ezrt_prg_fresh. Each call consumes
+ * fresh positions of PRG(k_S), PRG(k_C) and the dealer's PRG, in an order fixed by the call
+ * sequence, so nothing is ever reused. Costs (rounds between the parties, bytes; every message
+ * also has an 8-byte frame header): see each function and docs/runtime.md "Protocols
+ * (implemented)". Exchanges send before they receive, so one exchange is one round (above
+ * 32 KiB of packed values each way CLIENT receives first, so that two large writes cannot block
+ * each other); the dealer flushes after every call that sends; a party's sends to its peer leave
+ * at its next receive from the peer or the dealer, or at ezrt_session_flush. Constant time: no branch or memory index depends on a mask, share, seed
+ * or DCF key (the parties' wires are public to them and may steer DCF evaluation points).
+ *
+ * Errors: NULL pointers, a bad role, owner, recipient or bits are EZRT_EINVAL; a size that
+ * overflows is EZRT_ELENGTH; both leave the session usable. A channel, allocation or PRG failure
+ * is sticky: later calls return the same status, and ezrt_session_error() names the operation,
+ * the peer and the phase ("ezrt_mul: client disconnected during online phase"). */
+
+#define EZRT_RECIPIENT_ALL 3 /* ezrt_output to both parties; 0 = SERVER, 1 = CLIENT */
+
+typedef struct ezrt_session ezrt_session;
+
+/* Opens a party's session: role EZRT_ROLE_SERVER or EZRT_ROLE_CLIENT, ring width bits (1..64),
+ * peer = the channel to the other party, dealer = the channel to the dealer. The channels stay
+ * owned by the caller and must outlive the session; their phases are set to "setup", then
+ * "online". Set-up receives the party's 16-byte seed from the dealer (1 message). Unless the
+ * status is EZRT_EINVAL, EZRT_ENOCPU or EZRT_ENOMEM, *out is a session even on failure, whose
+ * ezrt_session_error() says what failed; free it with ezrt_session_free(). */
+ezrt_status ezrt_session_open_party(ezrt_session **out, uint8_t role, unsigned bits,
+                                    ezrt_channel *peer, ezrt_channel *dealer);
+
+/* Opens the dealer's session (role EZRT_ROLE_DEALER) with channels to SERVER and CLIENT. Set-up
+ * draws k_S and k_C from getrandom and sends each party its seed (16 bytes, 1 message each).
+ * *out as for ezrt_session_open_party. */
+ezrt_status ezrt_session_open_dealer(ezrt_session **out, unsigned bits, ezrt_channel *server,
+                                     ezrt_channel *client);
+
+/* Wipes the seeds and PRG states and frees s (the channels are not closed). NULL is a no-op. */
+void ezrt_session_free(ezrt_session *s);
+
+/* The last error ("" if none), naming the operation, the peer and the phase. Owned by s. */
+const char *ezrt_session_error(const ezrt_session *s);
+
+/* EZRT_ROLE_SERVER, EZRT_ROLE_CLIENT or EZRT_ROLE_DEALER. */
+uint8_t ezrt_session_role(const ezrt_session *s);
+
+/* Writes every buffered send of the session's channels (call at the end of the program). */
+ezrt_status ezrt_session_flush(ezrt_session *s);
+
+/* public -> secret: wire = clear on the parties (clear required), 0 on the dealer (clear
+ * ignored, may be NULL). Local: no communication, no randomness. */
+ezrt_status ezrt_share_public(ezrt_session *s, const uint64_t *clear, uint64_t *wire, size_t n);
+
+/* owner's (0 or 1) values clear (read only on the owner; NULL elsewhere) become wires. The owner
+ * draws r from PRG(k_owner) and sends x^ = x + r to the other party (1 message, n * bits bits);
+ * the dealer draws the same r as the masks. 0 dealer bytes. */
+ezrt_status ezrt_input(ezrt_session *s, uint8_t owner, const uint64_t *clear, uint64_t *wire,
+                       size_t n);
+
+/* Reveals wires to recipient (0, 1 or EZRT_RECIPIENT_ALL): the dealer sends the masks to each
+ * recipient (n * bits bits each), which writes x = x^ - r_x to clear (NULL elsewhere). 0 rounds
+ * between the parties. */
+ezrt_status ezrt_output(ezrt_session *s, uint8_t recipient, const uint64_t *wire,
+                        uint64_t *clear, size_t n);
+
+/* z = x * y mod 2^bits (masked Beaver, protocols.md §5.3). 1 round, n * bits bits each way;
+ * dealer: 3 n bits values to CLIENT, nothing to SERVER (expanded from k_S). */
+ezrt_status ezrt_mul(ezrt_session *s, const uint64_t *x, const uint64_t *y, uint64_t *z,
+                     size_t n);
+
+/* z = [x < y] as a 0/1 wire, unsigned, or signed (two's complement of bits) if is_signed != 0
+ * (protocols.md §5.4: three DCFs, exact). 1 round, n * bits bits each way; dealer: 3n DCF keys
+ * of (bits, bits) that share their correction words: SERVER gets the correction words (its
+ * root seeds come from k_S), CLIENT whole keys plus n bits-bit values. */
+ezrt_status ezrt_lt(ezrt_session *s, int is_signed, const uint64_t *x, const uint64_t *y,
+                    uint64_t *z, size_t n);
+
+/* The bits of x: bits[e * `bits` + i] is bit i (LSB first) of element e, as a 0/1 wire; n *
+ * `bits` outputs (protocols.md §5.5). 1 round, n * bits * bits bits each way; dealer: per
+ * element one DCF key of (i, bits) for each bit i >= 1 (correction words to SERVER, whole keys to
+ * CLIENT) plus 2 * bits values of bits bits to CLIENT. */
+ezrt_status ezrt_bits(ezrt_session *s, const uint64_t *x, uint64_t *bits, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
  * independent keys overlap in the pipeline. Nothing branches on or indexes by alpha, beta, x,
  * seeds or key bytes: the Keep/Lose and x_i choices are mask selects. */
 #include "crypto_internal.h"
+#include "dcf_internal.h"
 #include "ezrt.h"
 
 #define SEED_BYTES 16
@@ -248,6 +249,34 @@ ezrt_status ezrt_dcf_gen_batch(ezrt_prg *rng, unsigned n_in, unsigned m_out,
     ezrt_wipe(seeds, sizeof seeds);
     ezrt_wipe(&w, sizeof w);
     return st;
+}
+
+ezrt_status ezrt_dcf_gen_roots(unsigned n_in, unsigned m_out, const uint64_t *alphas,
+                               const uint64_t *betas, size_t count, const uint8_t *roots0,
+                               const uint8_t *roots1, uint8_t *keys0, uint8_t *keys1,
+                               size_t keys_len)
+{
+    ezrt_status st = check_keys(n_in, m_out, count, keys_len);
+    if (st != EZRT_OK)
+        return st;
+    if ((out_of_range(alphas, count, n_in) | out_of_range(betas, count, m_out)) != 0)
+        return EZRT_EINVAL;
+    size_t key_size = ezrt_dcf_key_size(n_in, m_out);
+    uint8_t seeds[2 * SEED_BYTES * GEN_LANES];
+    expand_scratch w;
+    for (size_t j = 0; j < count; j += GEN_LANES) {
+        size_t lanes = count - j < GEN_LANES ? count - j : GEN_LANES;
+        for (size_t l = 0; l < lanes; l++) {
+            memcpy(seeds + 2 * SEED_BYTES * l, roots0 + SEED_BYTES * (j + l), SEED_BYTES);
+            memcpy(seeds + 2 * SEED_BYTES * l + SEED_BYTES, roots1 + SEED_BYTES * (j + l),
+                   SEED_BYTES);
+        }
+        gen_lanes(&w, seeds, n_in, m_out, alphas + j, betas + j, keys0 + j * key_size,
+                  keys1 + j * key_size, key_size, lanes);
+    }
+    ezrt_wipe(seeds, sizeof seeds);
+    ezrt_wipe(&w, sizeof w);
+    return EZRT_OK;
 }
 
 ezrt_status ezrt_dcf_gen(ezrt_prg *rng, unsigned n_in, unsigned m_out, uint64_t alpha,

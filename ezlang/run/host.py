@@ -1,0 +1,138 @@
+"""One role's side of a secure run: the I/O callbacks of the compiled code and the run itself.
+
+Why: compiled code is the same in every role; what a role reads and receives differs. At a
+secret input site the code asks the host for clear ring elements, and only the owner's host
+writes them (the other roles' runtime passes NULL to ezrt_input); at a secret output site the
+host is handed the opened ring elements and keeps them only if its role receives the output.
+Public sites are exactly those of the cleartext driver: every role, the dealer included, reads
+`input(ALL, ...)` from its public inputs.
+
+Assumes: a SecureProgram and an open session of `role` (its pointer goes in the context's
+`runtime` field).
+Guarantees: outputs as the interpreter's OutputValues (ring elements decoded to the site's type:
+two's complement for signed types, 0/1 for bool), in program order; a failure raises InterpError
+(a failed check, or an input error of this role), or SessionError with the runtime's message.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from ezlang.codegen import abi
+from ezlang.codegen.run import stack_budget
+from ezlang.codegen.sites import InputSite, OutputSite
+from ezlang.diagnostics import Diagnostic, Severity
+from ezlang.inputs import NO_INPUT_SOURCE, UNUSED_INPUT, InputError, InputReader, InputRequest, InputSource
+from ezlang.interp.result import InterpError, OutputValue
+from ezlang.run.program import SecureProgram
+from ezlang.types import Base, Role, Type
+
+_RECEIVES = {Role.SERVER: (Role.SERVER, Role.ALL), Role.CLIENT: (Role.CLIENT, Role.ALL)}
+_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(abi.Context))
+
+
+class SessionError(RuntimeError):
+    """The runtime failed (a peer vanished, a timeout, a protocol error); the message names the
+    operation, the peer and the phase."""
+
+
+@dataclass(frozen=True)
+class RoleRun:
+    outputs: tuple[OutputValue, ...]
+    warnings: tuple[Diagnostic, ...]
+
+
+@dataclass
+class _Host:
+    program: SecureProgram
+    role: Optional[Role]  # None for the dealer
+    readers: dict[Role, InputReader]
+    outputs: list[OutputValue] = field(default_factory=list)
+    failure: Optional[BaseException] = None
+
+    def read_input(self, site: int, dims: Any, count: int, buffer: int) -> int:
+        return self._guard(lambda: self._read(self.program.tables.inputs[site], dims, count, buffer))
+
+    def write_output(self, site: int, dims: Any, count: int, buffer: int) -> int:
+        return self._guard(lambda: self._write(self.program.tables.outputs[site], dims, count, buffer))
+
+    def _guard(self, action: Any) -> int:
+        try:
+            action()
+        except Exception as error:  # re-raised by run_role once the native code has returned
+            self.failure = error
+            return abi.STATUS_ERROR
+        return abi.STATUS_OK
+
+    def _read(self, site: InputSite, dims: Any, count: int, buffer: int) -> None:
+        secret = site.type.label.is_secret
+        if secret and site.role is not self.role:
+            return  # another party's input: the runtime receives its masked wires
+        request = InputRequest(site.name, site.role, site.type, _shape(dims, site.type.rank))
+        reader = self.readers.get(site.role)
+        if reader is None:
+            raise InterpError.at(site.span, NO_INPUT_SOURCE,
+                                 f"{request.describe()}: no inputs were given for {site.role}")
+        try:
+            value = reader.read(request)
+        except InputError as error:
+            raise InterpError.at(site.span, error.code, error.message, help=error.help) from None
+        flat = _ring(value, site.type, self.program.bitlen) if secret else \
+            np.asarray(value, dtype=abi.DTYPES[site.type.base]).reshape(-1)
+        assert flat.size == count, f"{request.describe()}: {flat.size} values for {count} elements"
+        ctypes.memmove(buffer, flat.ctypes.data, flat.nbytes)
+
+    def _write(self, site: OutputSite, dims: Any, count: int, buffer: int) -> None:
+        if self.role is None or site.recipient not in _RECEIVES[self.role]:
+            return
+        secret = site.type.label.is_secret
+        dtype = np.dtype(np.uint64) if secret else abi.DTYPES[site.type.base]
+        raw = (ctypes.c_char * (count * dtype.itemsize)).from_address(buffer)
+        flat = np.frombuffer(raw, dtype=dtype, count=count)
+        values = _decode(flat, site.type) if secret else flat
+        value = values.reshape(_shape(dims, site.type.rank)).tolist()
+        self.outputs.append(OutputValue(site.span, site.recipient, site.text, site.type, value))
+
+
+def _shape(dims: Any, rank: int) -> tuple[int, ...]:
+    return tuple(int(dims[k]) for k in range(rank))
+
+
+def _ring(value: Any, ty: Type, bitlen: int) -> np.ndarray:
+    """Checked input values as ring elements of Z_2^bitlen (uint64)."""
+    flat = np.asarray(value, dtype=abi.DTYPES[ty.base]).reshape(-1)
+    if ty.base is Base.BOOL:
+        return flat.astype(np.uint64)
+    return (flat.astype(np.int64).view(np.uint64) & np.uint64((1 << bitlen) - 1)).astype(np.uint64)
+
+
+def _decode(flat: np.ndarray, ty: Type) -> np.ndarray:
+    """Opened ring elements (reduced mod 2^width) as values of the site's type."""
+    if ty.base is Base.BOOL:
+        return flat != 0
+    bits = np.uint32 if ty.base.width == 32 else np.uint64
+    return flat.astype(bits).view(abi.DTYPES[ty.base])
+
+
+def run_role(program: SecureProgram, role: Optional[Role], session: int,
+             inputs: Mapping[Role, InputSource], session_error: Any) -> RoleRun:
+    """Runs `main` in one role; `session` is the ezrt_session pointer and `session_error()` its
+    error message."""
+    host = _Host(program, role, {r: source.reader() for r, source in inputs.items()})
+    read, write = abi.IO_CALLBACK(host.read_input), abi.IO_CALLBACK(host.write_output)
+    context = abi.Context(read_input=read, write_output=write, stack_budget=stack_budget(),
+                          error_site=abi.HOST_SITE, runtime=session)
+    status = _ENTRY(program.code.entry)(ctypes.byref(context))
+    if status != abi.STATUS_OK:
+        if context.error_site != abi.HOST_SITE:
+            raise program.tables.errors[context.error_site].error(list(context.error_values))
+        if host.failure is not None:
+            raise host.failure
+        raise SessionError(session_error() or "the runtime failed without a message")
+    warnings = tuple(Diagnostic(UNUSED_INPUT, Severity.WARNING, note, None)
+                     for reader in host.readers.values() for note in reader.leftovers())
+    return RoleRun(tuple(host.outputs), warnings)
