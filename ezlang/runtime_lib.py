@@ -177,6 +177,59 @@ SIGNATURES.update(
 
 # ---- end of sessions and protocols ----
 
+# ---- bitwise operators, right shifts, division (runtime/src/proto_bitwise.c, proto_div.c) ----
+
+SIGNATURES.update(
+    {
+        "ezrt_and": (_status, (_session, _u64p, _u64p, _u64p, _size)),
+        "ezrt_or": (_status, (_session, _u64p, _u64p, _u64p, _size)),
+        "ezrt_xor": (_status, (_session, _u64p, _u64p, _u64p, _size)),
+        "ezrt_shr": (_status, (_session, ctypes.c_int, _uint, _u64p, _u64p, _size)),
+        "ezrt_divmod": (_status, (_session, ctypes.c_int, _u64p, _u64p, _u64p, _u64p, _size)),
+    }
+)
+
+# ---- end of bitwise operators, right shifts, division ----
+
+
+# ---- the Athos tensor library on masked wires (runtime/src/athos_*.c) ----
+
+_i64 = ctypes.c_int64
+_wires = (_u64p, _size)  # an array of wires and its element count
+
+
+def _athos(*kinds: str) -> tuple[Any, tuple[Any, ...]]:
+    """An Athos function's signature from its parameter kinds: P (int64_t) or S (wires)."""
+    args: list[Any] = [_session]
+    for kind in kinds:
+        args.extend(_wires if kind == "S" else (_i64,))
+    return _status, tuple(args)
+
+
+_POOL = "P" * 16 + "SS"
+SIGNATURES.update(
+    {
+        "ezrt_matmul": (_status, (_session, _size, _size, _size, _u64p, _u64p, _u64p)),
+        "ezrt_athos_matmul2d": _athos("P", "P", "P", "S", "S", "S", "P"),
+        "ezrt_athos_elemwise_mult": _athos("P", "S", "S", "S"),
+        "ezrt_athos_elemwise_public_div": _athos("P", "S", "P", "S"),
+        "ezrt_athos_relu": _athos("P", "S", "S", "P", "P"),
+        "ezrt_athos_floor": _athos("P", "S", "S", "P"),
+        "ezrt_athos_scale_up": _athos("P", "S", "P"),
+        "ezrt_athos_scale_down": _athos("P", "S", "P"),
+        "ezrt_athos_argmax": _athos("P", "P", "S", "S"),
+        "ezrt_athos_maxpool": _athos(*_POOL),
+        "ezrt_athos_avgpool": _athos(*_POOL),
+        "ezrt_athos_conv2d": _athos(*"P" * 13, "S", "S", "S"),
+        "ezrt_athos_conv2d_group": _athos(*"P" * 14, "S", "S", "S"),
+        "ezrt_athos_conv3d": _athos(*"P" * 18, "S", "S", "S"),
+        "ezrt_athos_conv_transpose2d": _athos(*"P" * 15, "S", "S", "S"),
+        "ezrt_athos_conv_transpose3d": _athos(*"P" * 21, "S", "S", "S"),
+    }
+)
+
+# ---- end of the Athos tensor library ----
+
 
 class RuntimeLibraryError(RuntimeError):
     """The native runtime is missing or does not match this binding."""

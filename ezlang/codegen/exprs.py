@@ -223,7 +223,11 @@ class ExprEmitter(FunctionBase):
         return self.b.load(slot, typ=self.mx.layout.value_type(ret), name=name)
 
     def _call_extern(self, extern: ast.Extern, args: tuple[ast.Expr, ...], span: Span) -> Optional[ir.Value]:
-        """The interpreter's built-in externs do nothing; others have no compiled implementation."""
+        """The interpreter's built-in externs do nothing; a backend may lower others natively
+        (`lower_extern`, the secure backend's Athos functions); the rest have no implementation."""
+        lower = getattr(self.mx.secret, "lower_extern", None)
+        if lower is not None and extern.name not in BUILTIN_EXTERNS and lower(self, extern, args):
+            return None
         if extern.name not in BUILTIN_EXTERNS:
             self.mx.diags.error(NO_EXTERN_IMPLEMENTATION, f"extern `{extern.name}` has no implementation in "
                                 "compiled code", span, label="called here",

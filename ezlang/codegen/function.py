@@ -136,6 +136,9 @@ class FunctionBase:
         self.status = self.entry.alloca(I32, name="status")
         self.scopes: list[dict[str, Binding]] = [{}]
         self.owned: list[list[ArrayVar]] = [[]]
+        # Where a failed check goes instead of failing: set while a batch's operands are
+        # evaluated (ezlang.codegen.batch stops the batch there).
+        self.failure: Optional[ir.Block] = None
 
     # ------------------------------------------------------------ blocks and locals
 
@@ -196,9 +199,12 @@ class FunctionBase:
         passed, failed = self.block(f"{name}.ok"), self.block(f"{name}.fail")
         self.b.cbranch(ok, passed, failed)
         self.continue_at(failed)
-        operands = [*values, *[ir.Constant(I64, 0)] * (2 - len(values))]
-        status = self.b.call(self.mx.helper(FAIL), [self.ctx, ir.Constant(I32, site), *operands], name="failed")
-        self._exit_with(status)
+        if self.failure is not None:
+            self.b.branch(self.failure)
+        else:
+            operands = [*values, *[ir.Constant(I64, 0)] * (2 - len(values))]
+            status = self.b.call(self.mx.helper(FAIL), [self.ctx, ir.Constant(I32, site), *operands], name="failed")
+            self._exit_with(status)
         self.continue_at(passed)
 
     def check_status(self, status: ir.Value, call_site: Optional[int] = None) -> None:

@@ -14,6 +14,10 @@ through the session kept in the context's `runtime` field.
 | `< > <= >=`, `==` | `ezrt_lt` (signed per operand type); `==` = 1 − lt(x,y) − lt(y,x), one call of 2 |
 | `c ? a : b` | b + c·(a − b) |
 | `&& || @ !` on bool wires | p·q, p + q − p·q, p + q − 2p·q, 1 − p |
+| secret integer `& | ^` | `ezrt_and`, `ezrt_or`, `ezrt_xor` (bits of both operands, then one product round) |
+| secret integer `~x` | −1 − x (local) |
+| secret `>>`, `>>>` by a public amount | `ezrt_shr` (arithmetic for a signed `>>`, else logical) |
+| secret `/`, `%` | `ezrt_divmod` (signed per operand type; the unwanted result is NULL) |
 | al↔bl, signedness | nothing |
 | input / output | the host callback with ring elements, then `ezrt_input` / `ezrt_output` |
 
@@ -29,11 +33,11 @@ the clear buffer of an input it owns and reads the clear buffer of an output it 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from llvmlite import ir
 
-from ezlang.codegen import abi, arith
+from ezlang.codegen import abi, arith, externs_secure
 from ezlang.codegen.abi import I8, I32, I64, PTR
 from ezlang.codegen.sites import TableBuilder
 from ezlang.diagnostics import CompileError, Diagnostics, register
@@ -57,6 +61,11 @@ RUNTIME_FUNCTIONS: dict[str, tuple[ir.Type, tuple[ir.Type, ...]]] = {
     "ezrt_output": (I32, (PTR, I8, PTR, PTR, I64)),
     "ezrt_mul": (I32, (PTR, PTR, PTR, PTR, I64)),
     "ezrt_lt": (I32, (PTR, I32, PTR, PTR, PTR, I64)),
+    "ezrt_and": (I32, (PTR, PTR, PTR, PTR, I64)),
+    "ezrt_or": (I32, (PTR, PTR, PTR, PTR, I64)),
+    "ezrt_xor": (I32, (PTR, PTR, PTR, PTR, I64)),
+    "ezrt_shr": (I32, (PTR, I32, I32, PTR, PTR, I64)),
+    "ezrt_divmod": (I32, (PTR, I32, PTR, PTR, PTR, PTR, I64)),
 }
 
 _LOCAL = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.SHL})
@@ -64,6 +73,10 @@ _COMPARISONS = frozenset({BinaryOp.LT, BinaryOp.GT, BinaryOp.LE, BinaryOp.GE, Bi
 _LOGIC = frozenset({BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR})
 # On bool wires the bitwise operators are the logical ones.
 _BOOL_BITWISE = {BinaryOp.BAND: BinaryOp.AND, BinaryOp.BOR: BinaryOp.OR, BinaryOp.BXOR: BinaryOp.XOR}
+# On integer wires they are runtime calls, as are `/` and `%` (one call computes both).
+_INT_BITWISE = {BinaryOp.BAND: "ezrt_and", BinaryOp.BOR: "ezrt_or", BinaryOp.BXOR: "ezrt_xor"}
+_DIVISION = frozenset({BinaryOp.DIV, BinaryOp.MOD})
+_RIGHT_SHIFTS = frozenset({BinaryOp.SHR, BinaryOp.SHRL})
 _SCRATCH = 6  # i64 slots: two operands and a result of up to two elements each
 _WIRES = "ezrt.wires"
 
@@ -73,7 +86,8 @@ _WIRES = "ezrt.wires"
 
 def unsupported_operations(program: ast.Program) -> list[tuple[Span, str]]:
     """Every construct of a typed program the secure runtime does not implement, in source order."""
-    externs = frozenset(g.name for g in program.globals if isinstance(g, ast.Extern))
+    externs = frozenset(g.name for g in program.globals
+                        if isinstance(g, ast.Extern) and externs_secure.native_function(g) is None)
     found: dict[Span, str] = {}
     for node in _walk(program.globals):
         what = _unsupported(node, externs)
@@ -93,8 +107,8 @@ def check_supported(program: ast.Program) -> None:
                 f"the secure runtime does not support {_count(len(found))} of this program yet",
                 span, label=first,
                 notes=tuple(f"{where}: {what}" for where, what in found),
-                help="run it in the clear with `ezlang interpret`, or rewrite these operations with "
-                     "+ - * on secrets, comparisons, ?:, && || @ ! and << by a public amount")
+                help="run it in the clear with `ezlang interpret`, or keep floats and extern calls out "
+                     "of secret computations")
     raise CompileError(diags)
 
 
@@ -109,8 +123,6 @@ def _unsupported(node: object, externs: frozenset[str]) -> Optional[str]:
         operand = node.operand.ty
         if operand is not None and operand.base is Base.FLOAT:
             return f"secret `{node.op}` on float"
-        if node.op is UnaryOp.BNOT and operand is not None and operand.base is not Base.BOOL:
-            return f"secret `~` on {operand.base}"
         return None
     if isinstance(node, (ast.Ternary, ast.Convert, ast.Subsume)) and _secret_float(node.ty):
         return "secret float value"
@@ -128,7 +140,9 @@ def _unsupported_binary(node: ast.Binary) -> Optional[str]:
         return f"secret `{node.op}` on float"
     if base is Base.BOOL and node.op in _BOOL_BITWISE:
         return None
-    if node.op in _LOCAL or node.op in _COMPARISONS or node.op in _LOGIC:
+    if node.op in _LOCAL or node.op in _COMPARISONS or node.op in _LOGIC or node.op in _INT_BITWISE:
+        return None
+    if node.op in _DIVISION or node.op in _RIGHT_SHIFTS:
         return None
     return f"secret `{node.op}` on {base}"
 
@@ -194,21 +208,28 @@ class SecureSecretOps:
             return self._ring(b, b.sub(b.add(x, y), twice, name="w.xor"))
         if op in _COMPARISONS:
             return self._compare(b, ctx, op, operand.base.signed, x, y)
+        if op in _INT_BITWISE:
+            return self._runtime_binary(b, ctx, _INT_BITWISE[op], x, y)
+        if op in _DIVISION:
+            return self._divmod(b, ctx, operand.base.signed, op is BinaryOp.DIV, x, y)
         raise AssertionError(f"secret `{op}` reached the secure backend (check_supported refuses it)")
 
     def shift(self, b: ir.IRBuilder, ctx: ir.Value, op: BinaryOp, label: Label, operand: Type,
               x: ir.Value, amount: ir.Value) -> ir.Value:
-        assert op is BinaryOp.SHL, f"secret `{op}` reached the secure backend (check_supported refuses it)"
-        # x << k is x * 2^k: local on wires; k >= the ring width leaves 0.
         k = arith.resize(b, amount, I64, signed=False)
+        if op in _RIGHT_SHIFTS:
+            return self._shift_right(b, ctx, op is BinaryOp.SHR and operand.base.signed, k, x)
+        assert op is BinaryOp.SHL, f"secret `{op}` reached the secure backend"
+        # x << k is x * 2^k: local on wires; k >= the ring width leaves 0.
         inside = b.icmp_unsigned("<", k, ir.Constant(I64, self.bits), name="w.shl.in")
         shifted = b.shl(x, b.select(inside, k, ir.Constant(I64, 0)), name="w.shl")
         return self._ring(b, b.select(inside, shifted, ir.Constant(I64, 0)))
 
     def unary(self, b: ir.IRBuilder, ctx: ir.Value, op: UnaryOp, label: Label, operand: Type,
               x: ir.Value) -> ir.Value:
-        assert operand.base is Base.BOOL, f"secret `{op}` on {operand.base} reached the secure backend"
-        return self._ring(b, b.sub(self._public_wire(b, ctx, ir.Constant(I64, 1)), x, name="w.not"))
+        # !p = 1 − p on a bool wire, ~x = −1 − x on an integer wire: both local.
+        ones = 1 if operand.base is Base.BOOL else self.mask
+        return self._ring(b, b.sub(self._public_wire(b, ctx, ir.Constant(I64, ones)), x, name="w.not"))
 
     def select(self, b: ir.IRBuilder, ctx: ir.Value, ty: Type, cond: ir.Value, then: ir.Value,
                other: ir.Value) -> ir.Value:
@@ -222,6 +243,13 @@ class SecureSecretOps:
         if clear.type != I64:
             clear = b.zext(clear, I64, name="w.clear")
         return self._public_wire(b, ctx, clear)
+
+    # ------------------------------------------------------------ externs
+
+    def lower_extern(self, emitter: Any, extern: ast.Extern, args: tuple[ast.Expr, ...]) -> bool:
+        """A call of an Athos extern the runtime implements natively (ezlang.codegen.externs_secure);
+        False if it has none."""
+        return externs_secure.lower_call(emitter, extern, args)
 
     # ------------------------------------------------------------ input and output
 
@@ -299,6 +327,39 @@ class SecureSecretOps:
         for result in results:
             one = b.sub(one, result)
         return self._ring(b, one)
+
+    def _runtime_binary(self, b: ir.IRBuilder, ctx: ir.Value, name: str, x: ir.Value, y: ir.Value) -> ir.Value:
+        """One element through ezrt_and, ezrt_or or ezrt_xor."""
+        scratch = self._scratch_of(b)
+        self._put(b, scratch, 0, x)
+        self._put(b, scratch, 2, y)
+        self._call(b, name, [self._session(b, ctx), self._slot(b, scratch, 0), self._slot(b, scratch, 2),
+                             self._slot(b, scratch, 4), ir.Constant(I64, 1)])
+        return b.load(self._slot(b, scratch, 4), typ=I64, name=f"w.{name[5:]}")
+
+    def _divmod(self, b: ir.IRBuilder, ctx: ir.Value, signed: bool, quotient: bool, x: ir.Value,
+                y: ir.Value) -> ir.Value:
+        """`x / y` or `x % y` through ezrt_divmod, which is told not to write the other result."""
+        scratch = self._scratch_of(b)
+        self._put(b, scratch, 0, x)
+        self._put(b, scratch, 2, y)
+        wanted, unwanted = self._slot(b, scratch, 4), ir.Constant(PTR, None)
+        q, r = (wanted, unwanted) if quotient else (unwanted, wanted)
+        self._call(b, "ezrt_divmod", [self._session(b, ctx), ir.Constant(I32, int(signed)), self._slot(b, scratch, 0),
+                                      self._slot(b, scratch, 2), q, r, ir.Constant(I64, 1)])
+        return b.load(wanted, typ=I64, name="w.div" if quotient else "w.mod")
+
+    def _shift_right(self, b: ir.IRBuilder, ctx: ir.Value, arithmetic: bool, k: ir.Value, x: ir.Value) -> ir.Value:
+        """`x >> k` (arithmetic) or `x >>> k` through ezrt_shr; amounts past the width are clamped to
+        it, where the runtime gives 0 or all sign bits, so that the i32 parameter cannot wrap."""
+        width = ir.Constant(I64, self.bits)
+        clamped = b.select(b.icmp_unsigned("<", k, width), k, width, name="w.shr.k")
+        scratch = self._scratch_of(b)
+        self._put(b, scratch, 0, x)
+        self._call(b, "ezrt_shr", [self._session(b, ctx), ir.Constant(I32, int(arithmetic)),
+                                   b.trunc(clamped, I32, name="w.shr.amount"), self._slot(b, scratch, 0),
+                                   self._slot(b, scratch, 4), ir.Constant(I64, 1)])
+        return b.load(self._slot(b, scratch, 4), typ=I64, name="w.shr")
 
     def _public_wire(self, b: ir.IRBuilder, ctx: ir.Value, clear: ir.Value) -> ir.Value:
         """ezrt_share_public of one clear i64 (reduced to the ring)."""

@@ -9,7 +9,8 @@ Guarantees: the dynamic semantics the interpreter implements (ezlang.interp.stmt
 are evaluated once and the loop variable is set from a hidden counter; a declaration zero-fills,
 and an array is heap-allocated afresh on each execution and freed when its scope ends; dimensions
 are checked one by one as they are evaluated; an input reads through its site after its
-dimensions are evaluated; `return` stores the value and leaves through `exit`.
+dimensions are evaluated; `return` stores the value and leaves through `exit`. A batch loop
+(ezlang.passes.batch_rounds) is lowered by ezlang.codegen.batch as one vectorised operation.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from llvmlite import ir
 
 from ezlang.codegen import abi
 from ezlang.codegen.abi import I64, PTR
+from ezlang.codegen.batch import lower_batch
 from ezlang.codegen.exprs import ExprEmitter, widen
 from ezlang.codegen.function import ArrayRef, ArrayVar, ScalarVar
 from ezlang.codegen.sites import DimensionSite, InputSite, OutputSite
 from ezlang.interp.exprs import typed
+from ezlang.passes.batch_rounds import batch_loop
 from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.types import Base, Label, Type
@@ -133,6 +136,10 @@ class StmtEmitter(ExprEmitter):
     # ------------------------------------------------------------ control flow
 
     def _for(self, node: ast.For) -> None:
+        plan = batch_loop(node)
+        if plan is not None:
+            lower_batch(self, node, plan)
+            return
         lo, hi = self.expr_as(node.lo, _INT32_PL), self.expr_as(node.hi, _INT32_PL)
         counter = self.alloca(lo.type, f"{node.var}.next")
         self.b.store(lo, counter)

@@ -6,7 +6,8 @@ call the runtime in different orders never start.
 
 Assumes: a typed program (ezlang.passes.pipeline) checked at `bitlen`.
 Guarantees: `compile_secure` refuses what the secure runtime cannot run (E0701, one diagnostic
-listing every operation) before emitting; the hash is SHA-256 over the protocol version, the
+listing every operation) before emitting, and batches the interactive operations of loops into
+one round each (ezlang.passes.batch_rounds); the hash is SHA-256 over the protocol version, the
 bit width and the emitted LLVM IR without its module name (so the file's name does not matter,
 its comments and layout neither); the native code resolves the runtime's symbols.
 """
@@ -24,6 +25,7 @@ from ezlang.codegen.jit import Loaded, ObjectCache, compile_ir, host_target
 from ezlang.codegen.llvm import emit_module
 from ezlang.codegen.secure import SecureSecretOps, check_supported
 from ezlang.codegen.sites import Tables
+from ezlang.passes.batch_rounds import batch_rounds
 from ezlang.syntax import ast
 
 PROTOCOL_VERSION = 1
@@ -47,7 +49,8 @@ def compile_secure(program: ast.Program, bitlen: int, cache: Optional[ObjectCach
     """Raises CompileError for operations the runtime does not support yet."""
     check_supported(program)
     target = host_target()
-    emitted = emit_module(program, SecureSecretOps(bitlen), triple=target.triple, data_layout=target.data_layout)
+    emitted = emit_module(batch_rounds(program), SecureSecretOps(bitlen), triple=target.triple,
+                          data_layout=target.data_layout)
     llvm.load_library_permanently(runtime_lib.library_path())
     code = compile_ir(emitted.ir, target, cache)
     return SecureProgram(emitted.tables, code, bitlen, program_hash(emitted.ir, bitlen))

@@ -391,6 +391,166 @@ ezrt_status ezrt_lt(ezrt_session *s, int is_signed, const uint64_t *x, const uin
  * CLIENT) plus 2 * bits values of bits bits to CLIENT. */
 ezrt_status ezrt_bits(ezrt_session *s, const uint64_t *x, uint64_t *bits, size_t n);
 
+/* ---- bitwise operators, right shifts, division (proto_bitwise.c, proto_div.c) ------------- */
+
+/* Composite protocols made of ezrt_bits, ezrt_mul and ezrt_lt calls plus local steps, with the
+ * conventions of the section above (vectorised, same calls in every role, dealer on masks,
+ * outputs may alias inputs, NULL arrays EZRT_EINVAL, overflowing sizes EZRT_ELENGTH). A
+ * failure inside is sticky and ezrt_session_error() names the inner call ("ezrt_lt: ...").
+ * Costs use B(m) = the cost of ezrt_bits on m elements, M(m) of ezrt_mul, L(m) of ezrt_lt
+ * (rounds and bytes add up; docs/runtime.md tabulates them). Exact, constant time. */
+
+/* z = x & y, z = x | y, z = x ^ y on the ring elements' bits (two's complement of `bits`).
+ * & is sum 2^i x_i y_i; | and ^ are x + y - (x & y) and x + y - 2 (x & y), local after &.
+ * 2 rounds: B(2n) then M(n * bits). ~x needs no call: it is -1 - x (a public constant minus a
+ * wire). */
+ezrt_status ezrt_and(ezrt_session *s, const uint64_t *x, const uint64_t *y, uint64_t *z,
+                     size_t n);
+ezrt_status ezrt_or(ezrt_session *s, const uint64_t *x, const uint64_t *y, uint64_t *z,
+                    size_t n);
+ezrt_status ezrt_xor(ezrt_session *s, const uint64_t *x, const uint64_t *y, uint64_t *z,
+                     size_t n);
+
+/* z = x >> amount by a public amount, exact: arithmetic (the sign bit, bit bits-1, fills the
+ * top) if arithmetic != 0, else logical. An amount >= bits gives all sign bits (arithmetic) or
+ * 0 (logical). 1 round, B(n); amount 0 and logical amounts >= bits are local (0 rounds, no
+ * randomness). << is local (multiplication by 2^amount) and needs no call. */
+ezrt_status ezrt_shr(ezrt_session *s, int arithmetic, unsigned amount, const uint64_t *x,
+                     uint64_t *z, size_t n);
+
+/* q = x / y and r = x % y, truncating toward zero, unsigned or (is_signed != 0) two's
+ * complement of bits, with the interpreter's total semantics: x / 0 = all ones, x % 0 = x,
+ * MIN / -1 = MIN, MIN % -1 = 0. q or r may be NULL when not wanted (the work is the same).
+ * Restoring long division over the bits of the dividend, all n elements per step
+ * (protocols.md §5.7). Unsigned: 2 bits + 2 rounds, B(n) + L(2n) + (bits - 1) L(n) + bits M(n)
+ * + M(2n). Signed: 2 bits + 4 rounds, L(3n) + M(5n) + B(n) + bits L(n) + bits M(n) + M(2n). */
+ezrt_status ezrt_divmod(ezrt_session *s, int is_signed, const uint64_t *x, const uint64_t *y,
+                        uint64_t *q, uint64_t *r, size_t n);
+
+/* ---- the Athos tensor library on masked wires (athos_*.c) -------------------------------- */
+
+/* Native implementations of the Athos externs (docs/athos.md gives their meaning, which these
+ * match bit for bit; docs/runtime.md "Native Athos externs" their costs). Conventions as for
+ * the protocols above: all three roles call the same function with the same public arguments,
+ * the dealer's wire arrays hold masks; every array comes with its element count, which must be
+ * what the size arguments give (EZRT_ELENGTH); a negative size, a kernel size or stride below
+ * 1, a negative shift amount or sizes that disagree are EZRT_EINVAL. Argument errors are found
+ * before anything is sent and leave the session usable. An output may be the same array as an
+ * input. Public sizes are int64_t; flags are 0 or 1. */
+
+/* C[i][k] = A[i][j] B[j][k] mod 2^bits, row-major, with a matrix Beaver correlation: the
+ * dealer shares R_A, R_B and R_A R_B + R_C (fresh R_C), SERVER's shares from PRG(k_S). 1 round,
+ * i k values each way; dealer: i j + j k + i k values to CLIENT. */
+ezrt_status ezrt_matmul(ezrt_session *s, size_t i, size_t j, size_t k, const uint64_t *a,
+                        const uint64_t *b, uint64_t *c);
+
+/* MatMul2D(i, j, k, A, B, C, modelIsA): ezrt_matmul; modelIsA has no effect. */
+ezrt_status ezrt_athos_matmul2d(ezrt_session *s, int64_t i, int64_t j, int64_t k,
+                                const uint64_t *a, size_t a_len, const uint64_t *b, size_t b_len,
+                                uint64_t *c, size_t c_len, int64_t model_is_a);
+
+/* ElemWiseSecretSharedVectorMult / ElemWiseActModelVectorMult(s1, arr1, arr2, out): ezrt_mul. */
+ezrt_status ezrt_athos_elemwise_mult(ezrt_session *s, int64_t s1, const uint64_t *arr1,
+                                     size_t arr1_len, const uint64_t *arr2, size_t arr2_len,
+                                     uint64_t *out, size_t out_len);
+
+/* ElemWiseVectorPublicDiv(s1, arr1, divisor, out): arr1 / divisor with EzPC's `/` (truncation
+ * toward zero, x / 0 = -1, MIN / -1 = MIN): a signed ezrt_divmod by the public divisor. */
+ezrt_status ezrt_athos_elemwise_public_div(ezrt_session *s, int64_t s1, const uint64_t *arr1,
+                                           size_t arr1_len, int64_t divisor, uint64_t *out,
+                                           size_t out_len);
+
+/* Relu(s1, in, out, sf, doTruncation): max(in, 0), then >> sf (arithmetic) if doTruncation.
+ * 2 rounds: ezrt_lt against 0 and ezrt_mul; with sf > 0, ezrt_bits (whose sign bit replaces
+ * the comparison) and ezrt_mul. */
+ezrt_status ezrt_athos_relu(ezrt_session *s, int64_t s1, const uint64_t *inp, size_t inp_len,
+                            uint64_t *out, size_t out_len, int64_t sf, int64_t do_truncation);
+
+/* Floor(s1, in, out, sf): in & -(2^sf) (0 for sf >= bits). 1 round (ezrt_bits); none for
+ * sf = 0 or sf >= bits. */
+ezrt_status ezrt_athos_floor(ezrt_session *s, int64_t s1, const uint64_t *inp, size_t inp_len,
+                             uint64_t *out, size_t out_len, int64_t sf);
+
+/* ScaleUp(s1, arr, sf): arr <<= sf in place; local. */
+ezrt_status ezrt_athos_scale_up(ezrt_session *s, int64_t s1, uint64_t *arr, size_t arr_len,
+                                int64_t sf);
+
+/* ScaleDown(s1, arr, sf): arr >>= sf in place (arithmetic, exact). 1 round (ezrt_bits); none
+ * for sf = 0. */
+ezrt_status ezrt_athos_scale_down(ezrt_session *s, int64_t s1, uint64_t *arr, size_t arr_len,
+                                  int64_t sf);
+
+/* ArgMax(s1, s2, in[s1][s2], out[s1]): the first index of each row's signed maximum, by a
+ * tournament: 2 rounds (ezrt_lt, ezrt_mul) per level, ceil(log2 s2) levels for all rows. */
+ezrt_status ezrt_athos_argmax(ezrt_session *s, int64_t s1, int64_t s2, const uint64_t *inp,
+                              size_t inp_len, uint64_t *out, size_t out_len);
+
+/* MaxPool(N, H, W, C, kH, kW, pads, strides, N1, imgH, imgW, C1, in, out): the signed maximum
+ * of each zero-padded window by a tournament, all windows together: 2 ceil(log2 (kH kW))
+ * rounds. */
+ezrt_status ezrt_athos_maxpool(ezrt_session *s, int64_t N, int64_t H, int64_t W, int64_t C,
+                               int64_t kH, int64_t kW, int64_t padHL, int64_t padHR,
+                               int64_t padWL, int64_t padWR, int64_t strideH, int64_t strideW,
+                               int64_t N1, int64_t imgH, int64_t imgW, int64_t C1,
+                               const uint64_t *inp, size_t inp_len, uint64_t *out,
+                               size_t out_len);
+
+/* AvgPool(same arguments as MaxPool): floor((window sum mod 2^bits, signed) / (kH kW)); the
+ * sum is local, then ezrt_divmod by the public window size and ezrt_lt of the remainder with 0
+ * (the truncating quotient minus [remainder < 0]): the rounds of a signed ezrt_divmod plus 1. */
+ezrt_status ezrt_athos_avgpool(ezrt_session *s, int64_t N, int64_t H, int64_t W, int64_t C,
+                               int64_t kH, int64_t kW, int64_t padHL, int64_t padHR,
+                               int64_t padWL, int64_t padWR, int64_t strideH, int64_t strideW,
+                               int64_t N1, int64_t imgH, int64_t imgW, int64_t C1,
+                               const uint64_t *inp, size_t inp_len, uint64_t *out,
+                               size_t out_len);
+
+/* Conv2DWrapper, Conv2DGroupWrapper (G groups), Conv3DWrapper, ConvTranspose2DWrapper and
+ * ConvTranspose3DWrapper: NHWC inputs, HWIO filters (transposed: [F][CO][CI]). The windows
+ * become a patch matrix (im2col, local) multiplied with the filter: 1 round, one matrix product
+ * per group, with positions x (kernel CI / G) + (kernel CI / G) x (CO / G) + positions x (CO / G)
+ * dealer values per group. */
+ezrt_status ezrt_athos_conv2d(ezrt_session *s, int64_t N, int64_t H, int64_t W, int64_t CI,
+                              int64_t FH, int64_t FW, int64_t CO, int64_t padHL, int64_t padHR,
+                              int64_t padWL, int64_t padWR, int64_t strideH, int64_t strideW,
+                              const uint64_t *inp, size_t inp_len, const uint64_t *filt,
+                              size_t filt_len, uint64_t *out, size_t out_len);
+
+ezrt_status ezrt_athos_conv2d_group(ezrt_session *s, int64_t N, int64_t H, int64_t W,
+                                    int64_t CI, int64_t FH, int64_t FW, int64_t CO,
+                                    int64_t padHL, int64_t padHR, int64_t padWL, int64_t padWR,
+                                    int64_t strideH, int64_t strideW, int64_t G,
+                                    const uint64_t *inp, size_t inp_len, const uint64_t *filt,
+                                    size_t filt_len, uint64_t *out, size_t out_len);
+
+ezrt_status ezrt_athos_conv3d(ezrt_session *s, int64_t N, int64_t D, int64_t H, int64_t W,
+                              int64_t CI, int64_t FD, int64_t FH, int64_t FW, int64_t CO,
+                              int64_t padDL, int64_t padDR, int64_t padHL, int64_t padHR,
+                              int64_t padWL, int64_t padWR, int64_t strideD, int64_t strideH,
+                              int64_t strideW, const uint64_t *inp, size_t inp_len,
+                              const uint64_t *filt, size_t filt_len, uint64_t *out,
+                              size_t out_len);
+
+ezrt_status ezrt_athos_conv_transpose2d(ezrt_session *s, int64_t N, int64_t HPrime,
+                                        int64_t WPrime, int64_t CI, int64_t FH, int64_t FW,
+                                        int64_t CO, int64_t H, int64_t W, int64_t padHL,
+                                        int64_t padHR, int64_t padWL, int64_t padWR,
+                                        int64_t strideH, int64_t strideW, const uint64_t *inp,
+                                        size_t inp_len, const uint64_t *filt, size_t filt_len,
+                                        uint64_t *out, size_t out_len);
+
+ezrt_status ezrt_athos_conv_transpose3d(ezrt_session *s, int64_t N, int64_t DPrime,
+                                        int64_t HPrime, int64_t WPrime, int64_t CI, int64_t FD,
+                                        int64_t FH, int64_t FW, int64_t CO, int64_t D, int64_t H,
+                                        int64_t W, int64_t padDL, int64_t padDR, int64_t padHL,
+                                        int64_t padHR, int64_t padWL, int64_t padWR,
+                                        int64_t strideD, int64_t strideH, int64_t strideW,
+                                        const uint64_t *inp, size_t inp_len,
+                                        const uint64_t *filt, size_t filt_len, uint64_t *out,
+                                        size_t out_len);
+
+/* ---- end of the Athos tensor library ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,9 +27,9 @@ UNSUPPORTED = """
 def void main() {
   input(SERVER, a, int32_al);
   input(CLIENT, b, int32_al);
-  int32_al c = a / b;
-  int32_bl d = a >> 2;
-  output(CLIENT, c);
+  float_fl c = 1.5;
+  float_fl d = c * c;
+  output(CLIENT, a / b);
   output(CLIENT, d)
 }
 """
@@ -86,9 +86,10 @@ def test_unsupported_operations_are_refused_at_compile_time(tmp_path: Path) -> N
     program = write(tmp_path, "u.ezpc", UNSUPPORTED)
     result = ezlang(["run", program, "--local", "--server-inputs", "examples/inputs/millionaires.server.json"])
     assert result.returncode == 1
-    assert "error[E0701]: the secure runtime does not support these 2 operations of this program yet" in result.stderr
-    assert f"{program}:5:16: secret `/` on int32" in result.stderr
-    assert f"{program}:6:16: secret `>>` on int32" in result.stderr
+    assert "error[E0701]: the secure runtime does not support these 4 operations of this program yet" in result.stderr
+    assert f"{program}:5:3: secret float variable" in result.stderr
+    assert f"{program}:6:16: secret `*` on float" in result.stderr
+    assert ":7:" not in result.stderr  # secret `/` is supported
     assert result.stdout == ""
 
 

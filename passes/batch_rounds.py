@@ -1,0 +1,380 @@
+"""Round batching: the interactive secret operations of a loop's iterations, hoisted into one batch.
+
+Why: in the secure backend every secret `*`, comparison, logic operator and oblivious `?:` is
+a runtime call and one round trip between the parties. Written in a loop, n independent
+operations cost n rounds although the runtime's calls are vectorised. This pass moves each such
+operation out of its loop into a *batch loop* placed just before it, which stores the results
+for all iterations into a fresh array; the loop body then reads that array. The code generator
+(ezlang.codegen.batch) lowers a batch loop as one loop evaluating the operands, ONE vectorised
+runtime call, and the stores: one round instead of n. Nested operations (`a[i] * b[i] < c[i]`)
+become successive batch loops, one round each.
+
+An operation is hoisted out of `for v = [lo : hi]` when it is interactive (`interactive`), its
+operands contain no call and no interactive operation not yet hoisted, they mention `v`, and
+every other name they mention is neither declared nor assigned anywhere in the loop, nor an
+array the loop may write (an indexed assignment, an array passed to a call; writing an array
+parameter counts as writing every array parameter of the same element type: they may alias). Such an operation has the
+same operands in the batch loop as in iteration v, so the same value. Inner loops are batched
+first; an operation of an inner loop that depends only on an outer loop's variable is batched
+by the outer loop.
+
+The rewrite of `for v = [lo : hi] { ... e ... }`, names containing `$` (no user name can):
+
+    int32 lo$L = lo;  int32 hi$L = hi;
+    int64 len$L = hi$L > lo$L ? (int64) hi$L - (int64) lo$L : 0;
+    <type of e>[len$L] batch$K;  int64 batch$K$count = len$L;
+    for v = [lo$L : hi$L] { batch$K[(int64) v - (int64) lo$L] = e };        (the batch loop)
+    for v = [lo$L : hi$L] { ... ((int64) v - (int64) lo$L < batch$K$count ? batch$K[...] : e) ... }
+
+Run-time errors: evaluating e's operands can fail (an index out of bounds, a negative shift
+amount or exponent). The code generator stops a batch loop at its first failing element
+instead of failing, and sets `batch$K$count` to the number of elements computed; from that
+iteration on the body evaluates `e` itself, which fails exactly where and how the original
+program fails (the operands are the same). So compiled code keeps the program's errors and
+outputs. The interpreter, running the rewritten program, sees `count = len` and fails in the
+batch loop: the same error, reported before the loop's earlier iterations ran.
+
+Assumes: a typed program (ezlang.passes.pipeline): every Expr.ty set, implicit conversions
+explicit, names resolved with EzPC's scopes.
+Guarantees: a typed program with the same outputs and errors as compiled code (see above), in
+which every hoisted operation sits in a batch loop (`batch_loop` recognises them); `for` bounds
+are evaluated once, in order, as before; a loop with nothing to hoist is unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+
+from ezlang.source import Span
+from ezlang.syntax import ast
+from ezlang.syntax.ast import BinaryOp
+from ezlang.types import Base, Label, Type
+
+BATCH_PREFIX = "batch$"
+_COUNT_SUFFIX = "$count"
+_INT32 = Type(Base.INT32, Label.PL)
+_INT64 = Type(Base.INT64, Label.PL)
+_BOOL = Type(Base.BOOL, Label.PL)
+_COMPARISONS = frozenset({BinaryOp.LT, BinaryOp.GT, BinaryOp.LE, BinaryOp.GE, BinaryOp.EQ})
+# Products of wires: interactive unless one factor is a public value (then a local step).
+_PRODUCTS = frozenset({BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR})
+_BOOL_BITWISE = frozenset({BinaryOp.BAND, BinaryOp.BOR, BinaryOp.BXOR})
+
+
+@dataclass(frozen=True)
+class BatchLoop:
+    """A batch loop `for v = [lo : hi] { temp[index] = value }` and the name of its count."""
+
+    temp: str
+    count: str
+    index: ast.Expr
+    value: ast.Expr
+
+
+def batch_loop(node: ast.For) -> Optional[BatchLoop]:
+    """The batch loop `node` is, or None for any other loop."""
+    if len(node.body) != 1 or not isinstance(node.body[0], ast.Assign):
+        return None
+    target = node.body[0].target
+    if not (isinstance(target, ast.Index) and isinstance(target.array, ast.Var)
+            and target.array.name.startswith(BATCH_PREFIX)):
+        return None
+    return BatchLoop(target.array.name, target.array.name + _COUNT_SUFFIX, target.index, node.body[0].value)
+
+
+def interactive(node: ast.Expr) -> bool:
+    """An operation the secure backend lowers to one vectorisable runtime call on its operands."""
+    if isinstance(node, ast.Ternary):
+        return _secret(node.cond.ty) and not _float(node.ty)
+    if not isinstance(node, ast.Binary) or node.label is None or not node.label.is_secret:
+        return False
+    if _float(node.left.ty) or _float(node.right.ty):
+        return False
+    if node.op in _COMPARISONS:
+        return True
+    boolean = node.left.ty is not None and node.left.ty.base is Base.BOOL
+    if node.op in _PRODUCTS or (boolean and node.op in _BOOL_BITWISE):
+        return not (_public_value(node.left) or _public_value(node.right))
+    return False
+
+
+def batch_rounds(program: ast.Program) -> ast.Program:
+    """The program with the interactive operations of its loops batched (module docstring)."""
+    names = itertools.count()
+    globals_ = tuple(_function(g, names) if isinstance(g, ast.FunDef) else g for g in program.globals)
+    return dataclasses.replace(program, globals=globals_)
+
+
+# ---------------------------------------------------------------- statements
+
+
+def _function(node: ast.FunDef, names: Iterator[int]) -> ast.FunDef:
+    arrays = [p for p in node.params if p.type.dims]
+    # Array parameters may share storage when their elements have one type.
+    aliases = {p.name: frozenset(q.name for q in arrays if q.type.base is p.type.base) for p in arrays}
+    return dataclasses.replace(node, body=_Rewriter(aliases, names).stmts(node.body))
+
+
+@dataclass(frozen=True)
+class _Rewriter:
+    """Rewrites the statements of one function; `aliases[p]`: the array parameters that may share
+    storage with the array parameter p."""
+
+    aliases: dict[str, frozenset[str]]
+    names: Iterator[int]
+
+    def stmts(self, stmts: tuple[ast.Stmt, ...]) -> tuple[ast.Stmt, ...]:
+        return tuple(out for stmt in stmts for out in self.stmt(stmt))
+
+    def stmt(self, stmt: ast.Stmt) -> tuple[ast.Stmt, ...]:
+        if isinstance(stmt, ast.For):
+            return self.loop(dataclasses.replace(stmt, body=self.stmts(stmt.body)))
+        if isinstance(stmt, ast.While):
+            return (dataclasses.replace(stmt, body=self.stmts(stmt.body)),)
+        if isinstance(stmt, ast.Block):
+            return (dataclasses.replace(stmt, body=self.stmts(stmt.body)),)
+        if isinstance(stmt, ast.If):
+            other = None if stmt.other is None else self.single(stmt.other)
+            return (dataclasses.replace(stmt, then=self.single(stmt.then), other=other),)
+        return (stmt,)
+
+    def single(self, stmt: ast.Stmt) -> ast.Stmt:
+        out = self.stmt(stmt)
+        return out[0] if len(out) == 1 else ast.Block(stmt.span, out)
+
+    def loop(self, node: ast.For) -> tuple[ast.Stmt, ...]:
+        facts = _LoopFacts.of(node, self.aliases)
+        if node.var in facts.bound:
+            return (node,)
+        bounds = _Bounds(node.span, next(self.names))
+        hoister = _Hoister(node.var, facts, bounds, self.names)
+        body = tuple(_map_stmt(stmt, hoister.expr) for stmt in node.body)
+        if not hoister.hoisted:
+            return (node,)
+        main = dataclasses.replace(node, lo=bounds.lo_var(), hi=bounds.hi_var(), body=body)
+        return (*bounds.prelude(node), *hoister.hoisted, main)
+
+
+# ---------------------------------------------------------------- what a loop may change
+
+
+@dataclass(frozen=True)
+class _LoopFacts:
+    """Names a loop body declares or assigns (`bound`) and arrays it may write (`written`)."""
+
+    bound: frozenset[str]
+    written: frozenset[str]
+
+    @staticmethod
+    def of(node: ast.For, aliases: dict[str, frozenset[str]]) -> "_LoopFacts":
+        bound: set[str] = set()
+        written: set[str] = set()
+        for item in _nodes(node.body):
+            if isinstance(item, (ast.Decl, ast.Input)):
+                bound.add(item.name)
+            elif isinstance(item, ast.For):
+                bound.add(item.var)
+            elif isinstance(item, ast.Assign):
+                target = item.target
+                (bound if isinstance(target, ast.Var) else written).add(_base(target))
+            elif isinstance(item, (ast.Call, ast.CallStmt)):
+                written.update(_base(arg) for arg in item.args if arg.ty is not None and arg.ty.rank)
+        for name in list(written):
+            written |= aliases.get(name, frozenset())
+        return _LoopFacts(frozenset(bound), frozenset(written))
+
+    def invariant(self, name: str) -> bool:
+        return name not in self.bound and name not in self.written
+
+
+def _base(node: ast.Expr) -> str:
+    while isinstance(node, (ast.Index, ast.Convert, ast.Subsume)):
+        node = node.array if isinstance(node, ast.Index) else node.operand
+    return node.name if isinstance(node, ast.Var) else ""
+
+
+# ---------------------------------------------------------------- hoisting
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """The names of one loop's bounds, evaluated once before its batch loops."""
+
+    span: Span
+    number: int
+
+    def var(self, prefix: str, ty: Type) -> ast.Var:
+        return ast.Var(self.span, f"{prefix}${self.number}", ty=ty)
+
+    def lo_var(self) -> ast.Var:
+        return self.var("lo", _INT32)
+
+    def hi_var(self) -> ast.Var:
+        return self.var("hi", _INT32)
+
+    def len_var(self) -> ast.Var:
+        return self.var("len", _INT64)
+
+    def prelude(self, node: ast.For) -> tuple[ast.Stmt, ...]:
+        span = self.span
+        lo, hi = self.lo_var(), self.hi_var()
+        more = ast.Binary(span, BinaryOp.GT, hi, lo, Label.PL, ty=_BOOL)
+        length = ast.Ternary(span, more, _sub64(span, hi, lo), ast.IntLit(span, 0, Base.INT64, ty=_INT64), Label.PL,
+                             ty=_INT64)
+        return (_decl(span, lo.name, _INT32, node.lo), _decl(span, hi.name, _INT32, node.hi),
+                _decl(span, self.len_var().name, _INT64, length))
+
+    def offset(self, var: str) -> ast.Expr:
+        """`(int64) var - (int64) lo$L`: the element of iteration `var`."""
+        return _sub64(self.span, ast.Var(self.span, var, ty=_INT32), self.lo_var())
+
+
+class _Hoister:
+    """Replaces the hoistable operations of one loop body, innermost first, by reads of their
+    batches; `hoisted` collects the declarations and batch loops, in dependency order."""
+
+    def __init__(self, var: str, facts: _LoopFacts, bounds: _Bounds, names: Iterator[int]):
+        self.var, self.facts, self.bounds, self.names = var, facts, bounds, names
+        self.hoisted: list[ast.Stmt] = []
+
+    def expr(self, node: ast.Expr) -> ast.Expr:
+        if _is_read(node):
+            return node
+        node = _map_children(node, self.expr)
+        if interactive(node) and self._hoistable(node):
+            return self._hoist(node)
+        return node
+
+    def _hoistable(self, node: ast.Expr) -> bool:
+        operands = list(_children(node))
+        return (all(self._safe(op) and not _pending(op) for op in operands)
+                and any(self._mentions_var(op) for op in operands))
+
+    def _safe(self, node: ast.Expr) -> bool:
+        for item in _nodes(node):
+            if isinstance(item, ast.Call):
+                return False
+            if isinstance(item, ast.Var) and item.name != self.var and not self.facts.invariant(item.name):
+                return False
+        return True
+
+    def _mentions_var(self, node: ast.Expr) -> bool:
+        return any(isinstance(item, ast.Var) and item.name == self.var for item in _nodes(node))
+
+    def _hoist(self, node: ast.Expr) -> ast.Expr:
+        ty = node.ty
+        assert ty is not None
+        span, bounds = node.span, self.bounds
+        temp = f"{BATCH_PREFIX}{next(self.names)}"
+        array = ast.Var(span, temp, ty=Type(ty.base, ty.label, 1))
+        count = ast.Var(span, temp + _COUNT_SUFFIX, ty=_INT64)
+        offset = bounds.offset(self.var)
+        element = ast.Index(span, array, offset, ty=Type(ty.base, ty.label))
+        batch = ast.For(span, self.var, span, bounds.lo_var(), bounds.hi_var(), (ast.Assign(span, element, node),))
+        self.hoisted += [ast.Decl(span, ast.TypeNode(span, ty.base, ty.label, (bounds.len_var(),)), temp, span),
+                         _decl(span, count.name, _INT64, bounds.len_var()), batch]
+        computed = ast.Binary(span, BinaryOp.LT, offset, count, Label.PL, ty=_BOOL)
+        return ast.Ternary(span, computed, element, node, Label.PL, ty=ty)
+
+
+def _is_read(node: ast.Expr) -> bool:
+    """A read of a batch (`offset < count ? batch[offset] : e`): its `e` is never hoisted again."""
+    return (isinstance(node, ast.Ternary) and isinstance(node.cond, ast.Binary)
+            and isinstance(node.cond.right, ast.Var) and node.cond.right.name.startswith(BATCH_PREFIX))
+
+
+def _pending(node: ast.Expr) -> bool:
+    """Whether `node` still contains an interactive operation outside batch reads."""
+    if _is_read(node):
+        return False
+    return interactive(node) or any(_pending(child) for child in _children(node))
+
+
+# ---------------------------------------------------------------- node helpers
+
+
+def _secret(ty: Optional[Type]) -> bool:
+    return ty is not None and ty.label.is_secret
+
+
+def _float(ty: Optional[Type]) -> bool:
+    return ty is not None and ty.base is Base.FLOAT
+
+
+def _public_value(node: ast.Expr) -> bool:
+    """A public value made secret by a conversion: a product with it is local."""
+    return isinstance(node, ast.Convert) and node.operand.ty is not None and not node.operand.ty.label.is_secret
+
+
+def _decl(span: Span, name: str, ty: Type, init: ast.Expr) -> ast.Decl:
+    return ast.Decl(span, ast.TypeNode(span, ty.base, ty.label), name, span, init)
+
+
+def _sub64(span: Span, left: ast.Expr, right: ast.Expr) -> ast.Expr:
+    return ast.Binary(span, BinaryOp.SUB, ast.Convert(span, left, ty=_INT64), ast.Convert(span, right, ty=_INT64),
+                      Label.PL, ty=_INT64)
+
+
+_EXPR_FIELDS = {ast.Index: ("array", "index"), ast.Binary: ("left", "right"), ast.Unary: ("operand",),
+                ast.Ternary: ("cond", "then", "other"), ast.Subsume: ("operand",), ast.Convert: ("operand",)}
+
+
+def _children(node: ast.Expr) -> Iterator[ast.Expr]:
+    if isinstance(node, ast.Call):
+        yield from node.args
+        return
+    for name in _EXPR_FIELDS.get(type(node), ()):
+        yield getattr(node, name)
+
+
+def _map_children(node: ast.Expr, fn: Callable[[ast.Expr], ast.Expr]) -> ast.Expr:
+    if isinstance(node, ast.Call):
+        return dataclasses.replace(node, args=tuple(fn(arg) for arg in node.args))
+    changes: dict[str, Any] = {name: fn(getattr(node, name)) for name in _EXPR_FIELDS.get(type(node), ())}
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def _map_stmt(stmt: ast.Stmt, fn: Callable[[ast.Expr], ast.Expr]) -> ast.Stmt:
+    """`stmt` with `fn` applied to each of its outermost expressions, nested statements included.
+    Array dimensions in declarations are left alone (evaluated once per declaration anyway)."""
+    if isinstance(stmt, ast.Decl):
+        return stmt if stmt.init is None else dataclasses.replace(stmt, init=fn(stmt.init))
+    if isinstance(stmt, ast.Assign):
+        target = stmt.target
+        if isinstance(target, ast.Index):
+            target = dataclasses.replace(target, array=fn(target.array), index=fn(target.index))
+        return dataclasses.replace(stmt, target=target, value=fn(stmt.value))
+    if isinstance(stmt, ast.CallStmt):
+        return dataclasses.replace(stmt, args=tuple(fn(arg) for arg in stmt.args))
+    if isinstance(stmt, ast.Return):
+        return stmt if stmt.value is None else dataclasses.replace(stmt, value=fn(stmt.value))
+    if isinstance(stmt, ast.Output):
+        return dataclasses.replace(stmt, value=fn(stmt.value))
+    if isinstance(stmt, ast.For):
+        return dataclasses.replace(stmt, lo=fn(stmt.lo), hi=fn(stmt.hi),
+                                   body=tuple(_map_stmt(s, fn) for s in stmt.body))
+    if isinstance(stmt, ast.While):
+        return dataclasses.replace(stmt, cond=fn(stmt.cond), body=tuple(_map_stmt(s, fn) for s in stmt.body))
+    if isinstance(stmt, ast.If):
+        other = None if stmt.other is None else _map_stmt(stmt.other, fn)
+        return dataclasses.replace(stmt, cond=fn(stmt.cond), then=_map_stmt(stmt.then, fn), other=other)
+    if isinstance(stmt, ast.Block):
+        return dataclasses.replace(stmt, body=tuple(_map_stmt(s, fn) for s in stmt.body))
+    return stmt
+
+
+def _nodes(value: object) -> Iterator[object]:
+    """Every statement and expression node under `value` (a node or a tuple of them)."""
+    if isinstance(value, tuple):
+        for item in value:
+            yield from _nodes(item)
+        return
+    if not dataclasses.is_dataclass(value) or isinstance(value, (type, Span)):
+        return
+    yield value
+    for item in dataclasses.fields(value):
+        if item.name not in ("ty", "known_to", "span", "name_span", "var_span", "file"):
+            yield from _nodes(getattr(value, item.name))
