@@ -1,13 +1,15 @@
 """Round batching: the interactive secret operations of a loop's iterations, hoisted into one batch.
 
-Why: in the secure backend every secret `*`, comparison, logic operator and oblivious `?:` is
-a runtime call and one round trip between the parties. Written in a loop, n independent
+Why: in the secure backend every secret `*`, comparison, logic operator, oblivious `?:`,
+integer `& | ^`, right shift and `/`/`%` is a runtime call of one or more round trips. Written in a loop, n independent
 operations cost n rounds although the runtime's calls are vectorised. This pass moves each such
 operation out of its loop into a *batch loop* placed just before it, which stores the results
 for all iterations into a fresh array; the loop body then reads that array. The code generator
 (ezlang.codegen.batch) lowers a batch loop as one loop evaluating the operands, ONE vectorised
 runtime call, and the stores: one round instead of n. Nested operations (`a[i] * b[i] < c[i]`)
-become successive batch loops, one round each.
+become successive batch loops, one round each. Independent operations of one level (1 + the
+highest level of the batches their operands read) and one call kind (`call_kind`) share one
+batch loop, so one call: one round per level and kind, not per operation.
 
 An operation is hoisted out of `for v = [lo : hi]` when it is interactive (`interactive`), its
 operands contain no call and no interactive operation not yet hoisted, they mention `v`, and
@@ -16,19 +18,19 @@ array the loop may write (an indexed assignment, an array passed to a call; writ
 parameter counts as writing every array parameter of the same element type: they may alias). Such an operation has the
 same operands in the batch loop as in iteration v, so the same value. Inner loops are batched
 first; an operation of an inner loop that depends only on an outer loop's variable is batched
-by the outer loop.
+by the outer loop. A right shift is hoisted only if its amount does not mention `v`.
 
 The rewrite of `for v = [lo : hi] { ... e ... }`, names containing `$` (no user name can):
 
     int32 lo$L = lo;  int32 hi$L = hi;
     int64 len$L = hi$L > lo$L ? (int64) hi$L - (int64) lo$L : 0;
-    <type of e>[len$L] batch$K;  int64 batch$K$count = len$L;
-    for v = [lo$L : hi$L] { batch$K[(int64) v - (int64) lo$L] = e };        (the batch loop)
-    for v = [lo$L : hi$L] { ... ((int64) v - (int64) lo$L < batch$K$count ? batch$K[...] : e) ... }
+    <type of e>[len$L] batch$G$0;  ...;  int64 batch$G$count = len$L;
+    for v = [lo$L : hi$L] { batch$G$0[(int64) v - (int64) lo$L] = e; ... };  (the batch loop of group G)
+    for v = [lo$L : hi$L] { ... ((int64) v - (int64) lo$L < batch$G$count ? batch$G$0[...] : e) ... }
 
 Run-time errors: evaluating e's operands can fail (an index out of bounds, a negative shift
 amount or exponent). The code generator stops a batch loop at its first failing element
-instead of failing, and sets `batch$K$count` to the number of elements computed; from that
+instead of failing, and sets `batch$G$count` to the number of elements computed; from that
 iteration on the body evaluates `e` itself, which fails exactly where and how the original
 program fails (the operands are the same). So compiled code keeps the program's errors and
 outputs. The interpreter, running the rewritten program, sees `count = len` and fails in the
@@ -46,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Hashable, Iterator, Optional
 
 from ezlang.source import Span
 from ezlang.syntax import ast
@@ -62,27 +64,36 @@ _COMPARISONS = frozenset({BinaryOp.LT, BinaryOp.GT, BinaryOp.LE, BinaryOp.GE, Bi
 # Products of wires: interactive unless one factor is a public value (then a local step).
 _PRODUCTS = frozenset({BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR})
 _BOOL_BITWISE = frozenset({BinaryOp.BAND, BinaryOp.BOR, BinaryOp.BXOR})
+_DIVISION = frozenset({BinaryOp.DIV, BinaryOp.MOD})
+_RIGHT_SHIFTS = frozenset({BinaryOp.SHR, BinaryOp.SHRL})
 
 
 @dataclass(frozen=True)
 class BatchLoop:
-    """A batch loop `for v = [lo : hi] { temp[index] = value }` and the name of its count."""
+    """A batch loop `for v = [lo : hi] { temp_1[index] = value_1; ... }`: operations of one
+    level whose values do not depend on each other, and the name of their shared count."""
 
-    temp: str
     count: str
     index: ast.Expr
-    value: ast.Expr
+    items: tuple[tuple[str, ast.Expr], ...]
 
 
 def batch_loop(node: ast.For) -> Optional[BatchLoop]:
     """The batch loop `node` is, or None for any other loop."""
-    if len(node.body) != 1 or not isinstance(node.body[0], ast.Assign):
+    items: list[tuple[str, ast.Expr]] = []
+    for stmt in node.body:
+        if not isinstance(stmt, ast.Assign):
+            return None
+        target = stmt.target
+        if not (isinstance(target, ast.Index) and isinstance(target.array, ast.Var)
+                and target.array.name.startswith(BATCH_PREFIX)):
+            return None
+        items.append((target.array.name, stmt.value))
+    if not items:
         return None
-    target = node.body[0].target
-    if not (isinstance(target, ast.Index) and isinstance(target.array, ast.Var)
-            and target.array.name.startswith(BATCH_PREFIX)):
-        return None
-    return BatchLoop(target.array.name, target.array.name + _COUNT_SUFFIX, target.index, node.body[0].value)
+    first = node.body[0]
+    assert isinstance(first, ast.Assign) and isinstance(first.target, ast.Index)
+    return BatchLoop(_count_name(items[0][0]), first.target.index, tuple(items))
 
 
 def interactive(node: ast.Expr) -> bool:
@@ -93,12 +104,33 @@ def interactive(node: ast.Expr) -> bool:
         return False
     if _float(node.left.ty) or _float(node.right.ty):
         return False
-    if node.op in _COMPARISONS:
+    if node.op in _COMPARISONS or node.op in _DIVISION or node.op in _RIGHT_SHIFTS:
         return True
     boolean = node.left.ty is not None and node.left.ty.base is Base.BOOL
-    if node.op in _PRODUCTS or (boolean and node.op in _BOOL_BITWISE):
+    if node.op in _BOOL_BITWISE:
+        return not boolean or not (_public_value(node.left) or _public_value(node.right))
+    if node.op in _PRODUCTS:
         return not (_public_value(node.left) or _public_value(node.right))
     return False
+
+
+def call_kind(node: ast.Expr) -> Hashable:
+    """Which runtime call an interactive operation needs: operations of one kind share one call
+    (a shift's amount is part of its kind, as one call has one amount)."""
+    if isinstance(node, ast.Ternary):
+        return ("mul",)
+    assert isinstance(node, ast.Binary)
+    left, right = node.left.ty, node.right.ty
+    assert left is not None and right is not None and node.ty is not None
+    if node.op in _COMPARISONS:
+        return ("lt", _join(left.base, right.base).signed)
+    if left.base is Base.BOOL or node.op is BinaryOp.MUL:
+        return ("mul",)
+    if node.op in _BOOL_BITWISE:
+        return ("and",)
+    if node.op in _DIVISION:
+        return ("divmod", node.ty.base.signed)
+    return ("shr", node.op is BinaryOp.SHR and node.ty.base.signed, _shape(node.right))
 
 
 def batch_rounds(program: ast.Program) -> ast.Program:
@@ -152,10 +184,10 @@ class _Rewriter:
         bounds = _Bounds(node.span, next(self.names))
         hoister = _Hoister(node.var, facts, bounds, self.names)
         body = tuple(_map_stmt(stmt, hoister.expr) for stmt in node.body)
-        if not hoister.hoisted:
+        if not hoister.ops:
             return (node,)
         main = dataclasses.replace(node, lo=bounds.lo_var(), hi=bounds.hi_var(), body=body)
-        return (*bounds.prelude(node), *hoister.hoisted, main)
+        return (*bounds.prelude(node), *hoister.hoisted(), main)
 
 
 # ---------------------------------------------------------------- what a loop may change
@@ -232,13 +264,26 @@ class _Bounds:
         return _sub64(self.span, ast.Var(self.span, var, ty=_INT32), self.lo_var())
 
 
+@dataclass(frozen=True)
+class _Hoisted:
+    """One hoisted operation: its batch, its level (1 + the highest level of the batches its
+    operands read, 0 if none) and the group (level, call kind) whose batch loop computes it."""
+
+    temp: str
+    node: ast.Expr
+    group: tuple[int, Hashable]
+
+
 class _Hoister:
     """Replaces the hoistable operations of one loop body, innermost first, by reads of their
-    batches; `hoisted` collects the declarations and batch loops, in dependency order."""
+    batches; `hoisted()` gives the declarations and batch loops, one per level and call kind, in
+    dependency order (levels ascending)."""
 
     def __init__(self, var: str, facts: _LoopFacts, bounds: _Bounds, names: Iterator[int]):
         self.var, self.facts, self.bounds, self.names = var, facts, bounds, names
-        self.hoisted: list[ast.Stmt] = []
+        self.ops: list[_Hoisted] = []
+        self.groups: dict[tuple[int, Hashable], int] = {}
+        self.levels: dict[str, int] = {}
 
     def expr(self, node: ast.Expr) -> ast.Expr:
         if _is_read(node):
@@ -250,6 +295,8 @@ class _Hoister:
 
     def _hoistable(self, node: ast.Expr) -> bool:
         operands = list(_children(node))
+        if isinstance(node, ast.Binary) and node.op in _RIGHT_SHIFTS and self._mentions_var(node.right):
+            return False  # one call has one amount
         return (all(self._safe(op) and not _pending(op) for op in operands)
                 and any(self._mentions_var(op) for op in operands))
 
@@ -264,20 +311,72 @@ class _Hoister:
     def _mentions_var(self, node: ast.Expr) -> bool:
         return any(isinstance(item, ast.Var) and item.name == self.var for item in _nodes(node))
 
+    def _level(self, node: ast.Expr) -> int:
+        read = [self.levels[item.name] for item in _nodes(node)
+                if isinstance(item, ast.Var) and item.name in self.levels]
+        return 1 + max(read, default=-1)
+
     def _hoist(self, node: ast.Expr) -> ast.Expr:
         ty = node.ty
         assert ty is not None
-        span, bounds = node.span, self.bounds
-        temp = f"{BATCH_PREFIX}{next(self.names)}"
-        array = ast.Var(span, temp, ty=Type(ty.base, ty.label, 1))
-        count = ast.Var(span, temp + _COUNT_SUFFIX, ty=_INT64)
-        offset = bounds.offset(self.var)
-        element = ast.Index(span, array, offset, ty=Type(ty.base, ty.label))
-        batch = ast.For(span, self.var, span, bounds.lo_var(), bounds.hi_var(), (ast.Assign(span, element, node),))
-        self.hoisted += [ast.Decl(span, ast.TypeNode(span, ty.base, ty.label, (bounds.len_var(),)), temp, span),
-                         _decl(span, count.name, _INT64, bounds.len_var()), batch]
-        computed = ast.Binary(span, BinaryOp.LT, offset, count, Label.PL, ty=_BOOL)
+        span = node.span
+        level = self._level(node)
+        group = (level, call_kind(node))
+        if group not in self.groups:
+            self.groups[group] = next(self.names)
+        members = sum(1 for op in self.ops if op.group == group)
+        temp = f"{BATCH_PREFIX}{self.groups[group]}${members}"
+        self.levels[temp] = level
+        self.ops.append(_Hoisted(temp, node, group))
+        count = ast.Var(span, _count_name(temp), ty=_INT64)
+        element = self._element(temp, ty, span)
+        computed = ast.Binary(span, BinaryOp.LT, self.bounds.offset(self.var), count, Label.PL, ty=_BOOL)
         return ast.Ternary(span, computed, element, node, Label.PL, ty=ty)
+
+    def _element(self, temp: str, ty: Type, span: Span) -> ast.Index:
+        array = ast.Var(span, temp, ty=Type(ty.base, ty.label, 1))
+        return ast.Index(span, array, self.bounds.offset(self.var), ty=Type(ty.base, ty.label))
+
+    def hoisted(self) -> tuple[ast.Stmt, ...]:
+        bounds, out = self.bounds, []
+        for op in self.ops:
+            ty = _typed(op.node)
+            out.append(ast.Decl(op.node.span, ast.TypeNode(op.node.span, ty.base, ty.label, (bounds.len_var(),)),
+                                op.temp, op.node.span))
+        for group in sorted(self.groups, key=lambda g: (g[0], self.groups[g])):
+            members = [op for op in self.ops if op.group == group]
+            span = members[0].node.span
+            out.append(_decl(span, _count_name(members[0].temp), _INT64, bounds.len_var()))
+            body = tuple(ast.Assign(op.node.span, self._element(op.temp, _typed(op.node), op.node.span), op.node)
+                         for op in members)
+            out.append(ast.For(span, self.var, span, bounds.lo_var(), bounds.hi_var(), body))
+        return tuple(out)
+
+
+def _typed(node: ast.Expr) -> Type:
+    assert node.ty is not None, "a typed program"
+    return node.ty
+
+
+def _count_name(temp: str) -> str:
+    """`batch$G$count` for the batch `batch$G$m` of group G."""
+    return temp.rsplit("$", 1)[0] + _COUNT_SUFFIX
+
+
+def _join(left: Base, right: Base) -> Base:
+    """The operand type of a comparison (ezlang.interp.exprs decides it the same way)."""
+    if left is right or not left.is_int:
+        return left
+    return left if left.width >= right.width else right
+
+
+def _shape(node: ast.Expr) -> Hashable:
+    """`node`'s structure without its spans: equal shapes of loop-invariant public expressions
+    have equal values."""
+    if not dataclasses.is_dataclass(node) or isinstance(node, (type, Span)):
+        return node if not isinstance(node, tuple) else tuple(_shape(item) for item in node)
+    return (type(node).__name__,) + tuple(_shape(getattr(node, f.name)) for f in dataclasses.fields(node)
+                                          if f.name not in ("span", "name_span", "var_span", "known_to"))
 
 
 def _is_read(node: ast.Expr) -> bool:

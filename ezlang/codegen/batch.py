@@ -1,19 +1,22 @@
-"""Batch loops (ezlang.passes.batch_rounds) → one vectorised operation over all their elements.
+"""Batch loops (ezlang.passes.batch_rounds) → one vectorised call per call kind over all their elements.
 
-Why: a batch loop `for v = [lo : hi] { batch$K[v - lo] = x(v) OP y(v) }` holds one interactive
-operation per iteration, all independent. Lowered as a loop it would cost one round per element;
-here it becomes three steps: a loop that evaluates the operands of every element into buffers,
-ONE runtime call over all of them (ezrt_mul, ezrt_lt: one round), and a loop of local steps
-writing the results into `batch$K`. Backends without vectorised calls (the cleartext one) get
-the same steps with the operation applied element by element through their SecretOps.
+Why: a batch loop `for v = [lo : hi] { batch$G$0[v - lo] = x0(v) OP0 y0(v); ... }` holds
+independent interactive operations, one per iteration each. Lowered as a loop it would cost
+rounds per element and operation; here it becomes: a loop that evaluates the operands of every
+element of every operation into buffers, then per call kind (`call_kind`) a loop packing the
+arguments of all its operations side by side, ONE runtime call over them (ezrt_mul, ezrt_lt,
+ezrt_and, ezrt_shr or ezrt_divmod), and a loop of local steps writing the results into the
+batches. Backends without vectorised calls (the cleartext one) get the operand loop and then
+each operation applied element by element through their SecretOps.
 
 Errors: a check that fails while the operands are evaluated (an index out of bounds, a negative
 shift amount) does not fail: the batch stops at that element, the elements before it are
-computed, and `batch$K$count` says how many; the loop body then evaluates the operation itself
+computed, and `batch$G$count` says how many (for all operations of the loop); the loop body then evaluates the operation itself
 from that iteration on, so the program fails where and how it would have without batching.
 
-Assumes: `plan` is `batch_loop(node)` for a loop the pass wrote; its operation is one that
-`ezlang.passes.batch_rounds.interactive` accepts; secure wires are i64 in memory.
+Assumes: `plan` is `batch_loop(node)` for a loop the pass wrote; its operations are ones that
+`ezlang.passes.batch_rounds.interactive` accepts, and those of one call kind of a shift have
+equal amounts (the kind includes the amount's shape); secure wires are i64 in memory.
 Guarantees: every role performs the same calls with the same counts (counts and failures depend
 on public values only); buffers are freed on the normal path; a failed runtime call leaves the
 function with STATUS_ERROR (the session has the message), like SecureSecretOps.
@@ -21,18 +24,21 @@ function with STATUS_ERROR (the session has the message), like SecureSecretOps.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from llvmlite import ir
 
-from ezlang.codegen import abi
+from ezlang.codegen import abi, arith
 from ezlang.codegen.abi import I32, I64, PTR
 from ezlang.codegen.exprs import COMPARISONS, join_operands
 from ezlang.codegen.function import ArrayVar, ScalarVar
 from ezlang.codegen.secure import RUNTIME_FUNCTIONS, SecureSecretOps
-from ezlang.codegen.sites import DimensionSite
+from ezlang.codegen.sites import DimensionSite, RingSite
 from ezlang.interp.exprs import typed
-from ezlang.passes.batch_rounds import BatchLoop
+from ezlang.passes.batch_rounds import BatchLoop, call_kind
+from ezlang.semantics import is_shift
+from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp
 from ezlang.types import Base, Label, Type
@@ -41,51 +47,73 @@ if TYPE_CHECKING:
     from ezlang.codegen.stmts import StmtEmitter
 
 _INT32_PL = Type(Base.INT32, Label.PL)
-_BOOL_LOGIC = {BinaryOp.BAND: BinaryOp.AND, BinaryOp.BOR: BinaryOp.OR, BinaryOp.BXOR: BinaryOp.XOR}
+
+
+@dataclass(frozen=True)
+class _Operand:
+    """An operand of a batched operation, the type it is evaluated as, and for a shift amount
+    the operation whose sign check it needs."""
+
+    expr: ast.Expr
+    ty: Type
+    shift: Optional[ast.Binary] = None
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One operation of a batch loop: its value, operand buffers and result array."""
+
+    value: ast.Expr
+    operands: tuple[_Operand, ...]
+    buffers: tuple[ir.Value, ...]
+    out: ir.Value
 
 
 def lower_batch(e: "StmtEmitter", node: ast.For, plan: BatchLoop) -> None:
-    """Emits the batch loop `node` as operand loop, vectorised operation, result loop."""
+    """Emits the batch loop `node` as one operand loop, one vectorised call per call kind, and
+    result loops."""
     lo, hi = e.expr_as(node.lo, _INT32_PL), e.expr_as(node.hi, _INT32_PL)
     b = e.b
     wide_lo, wide_hi = b.sext(lo, I64, name="batch.lo"), b.sext(hi, I64, name="batch.hi")
     length = b.select(b.icmp_signed(">", wide_hi, wide_lo), b.sub(wide_hi, wide_lo), ir.Constant(I64, 0),
                       name="batch.len")
-    operands = _operands(plan.value)
-    capacity = b.shl(length, ir.Constant(I64, 1), name="batch.cap") if _doubled(plan.value) else length
-    buffers = [_allocate(e, capacity, ty, node) for _, ty in operands]
-    done = _evaluate(e, node, lo, hi, operands, buffers)
+    planned = [(temp, value, _operands(value)) for temp, value in plan.items]
+    buffers = [tuple(_allocate(e, length, operand.ty, node) for operand in operands) for _, _, operands in planned]
+    done = _evaluate(e, node, lo, hi, [(op, buf) for (_, _, ops), bufs in zip(planned, buffers)
+                                       for op, buf in zip(ops, bufs)])
     count = e.lookup(plan.count)
     assert isinstance(count, ScalarVar)
     e.b.store(done, count.slot)
-    target = e.lookup(plan.temp)
-    assert isinstance(target, ArrayVar)
-    out = target.ref(e.b, plan.temp).data
+    ops = []
+    for (temp, value, operands), bufs in zip(planned, buffers):
+        target = e.lookup(temp)
+        assert isinstance(target, ArrayVar)
+        ops.append(_Op(value, operands, bufs, target.ref(e.b, temp).data))
     if isinstance(e.mx.secret, SecureSecretOps):
-        _Wires(e, e.mx.secret).apply(plan.value, buffers, done, out)
+        for kind in dict.fromkeys(call_kind(op.value) for op in ops):
+            _Wires(e, e.mx.secret, node.span).apply([op for op in ops if call_kind(op.value) == kind], done)
     else:
-        _elementwise(e, plan.value, [ty for _, ty in operands], buffers, done, out)
-    for buffer in buffers:
+        for op in ops:
+            _elementwise(e, op, done)
+    for buffer in (buf for bufs in buffers for buf in bufs):
         e.b.call(e.mx.helper("free"), [buffer])
 
 
 # ---------------------------------------------------------------- operands
 
 
-def _operands(value: ast.Expr) -> list[tuple[ast.Expr, Type]]:
+def _operands(value: ast.Expr) -> tuple[_Operand, ...]:
     """The operands of the batched operation and the type each is evaluated as (as exprs.py does)."""
     ty = typed(value.ty, value)
     if isinstance(value, ast.Ternary):
-        return [(value.cond, typed(value.cond.ty, value.cond)), (value.then, ty), (value.other, ty)]
+        return (_Operand(value.cond, typed(value.cond.ty, value.cond)), _Operand(value.then, ty),
+                _Operand(value.other, ty))
     assert isinstance(value, ast.Binary)
     left, right = typed(value.left.ty, value.left), typed(value.right.ty, value.right)
+    if is_shift(value.op):
+        return (_Operand(value.left, ty.scalar()), _Operand(value.right, right.scalar(), value))
     operand = join_operands(left, right) if value.op in COMPARISONS else ty
-    return [(value.left, operand.scalar()), (value.right, operand.scalar())]
-
-
-def _doubled(value: ast.Expr) -> bool:
-    """`==` asks lt(x, y) and lt(y, x) in one call of 2n elements."""
-    return isinstance(value, ast.Binary) and value.op is BinaryOp.EQ
+    return (_Operand(value.left, operand.scalar()), _Operand(value.right, operand.scalar()))
 
 
 def _allocate(e: "StmtEmitter", count: ir.Value, ty: Type, node: ast.For) -> ir.Value:
@@ -100,7 +128,7 @@ def _allocate(e: "StmtEmitter", count: ir.Value, ty: Type, node: ast.For) -> ir.
 
 
 def _evaluate(e: "StmtEmitter", node: ast.For, lo: ir.Value, hi: ir.Value,
-              operands: Sequence[tuple[ast.Expr, Type]], buffers: Sequence[ir.Value]) -> ir.Value:
+              operands: Sequence[tuple[_Operand, ir.Value]]) -> ir.Value:
     """Evaluates the operands of iterations lo.. into the buffers; returns how many iterations
     succeeded (all of them, or up to the first whose operands fail a check)."""
     counter = e.alloca(I32, f"{node.var}.next")
@@ -121,9 +149,11 @@ def _evaluate(e: "StmtEmitter", node: ast.For, lo: ir.Value, hi: ir.Value,
     e.declare(node.var, ScalarVar(variable, _INT32_PL))
     position = b.sub(b.sext(at, I64), wide_lo, name="batch.at")
     outer, e.failure = e.failure, stop
-    for (expr, ty), buffer in zip(operands, buffers):
-        value = e.expr_as(expr, ty)
-        e.mx.layout.store(e.b, value, _element(e, buffer, position, ty), ty)
+    for operand, buffer in operands:
+        value = e.expr_as(operand.expr, operand.ty)
+        if operand.shift is not None and operand.ty.base.signed:
+            _check_amount(e, operand.shift, value)
+        e.mx.layout.store(e.b, value, _element(e, buffer, position, operand.ty), operand.ty)
     e.failure = outer
     e.free(e.pop())
     e.b.store(e.b.add(at, ir.Constant(I32, 1), name="step"), counter)
@@ -132,6 +162,13 @@ def _evaluate(e: "StmtEmitter", node: ast.For, lo: ir.Value, hi: ir.Value,
     e.b.branch(done)
     e.continue_at(done)
     return e.b.load(computed, typ=I64, name="batch.count")
+
+
+def _check_amount(e: "StmtEmitter", shift: ast.Binary, amount: ir.Value) -> None:
+    """A negative shift amount fails (stops the batch), as in ExprEmitter._shift."""
+    ok = e.b.icmp_signed(">=", amount, ir.Constant(amount.type, 0), name="nonneg")
+    site = e.error_site(RingSite(shift.span, shift.op, typed(shift.ty, shift).base))
+    e.fail_unless(ok, site, (arith.resize(e.b, amount, I64, signed=True),), "sign")
 
 
 def _element(e: "StmtEmitter", buffer: ir.Value, position: ir.Value, ty: Type) -> ir.Value:
@@ -157,93 +194,131 @@ def _each(e: "StmtEmitter", count: ir.Value, step: Callable[[ir.Value], None]) -
 # ---------------------------------------------------------------- any backend, element by element
 
 
-def _elementwise(e: "StmtEmitter", value: ast.Expr, types: Sequence[Type], buffers: Sequence[ir.Value],
-                 count: ir.Value, out: ir.Value) -> None:
+def _elementwise(e: "StmtEmitter", op: _Op, count: ir.Value) -> None:
+    value = op.value
     ty = typed(value.ty, value).scalar()
+    types = [operand.ty for operand in op.operands]
 
     def step(k: ir.Value) -> None:
-        x = [e.mx.layout.load(e.b, _element(e, buf, k, t), t, "batch.x") for buf, t in zip(buffers, types)]
+        x = [e.mx.layout.load(e.b, _element(e, buf, k, t), t, "batch.x") for buf, t in zip(op.buffers, types)]
         if isinstance(value, ast.Ternary):
             result = e.mx.secret.select(e.b, e.ctx, ty, x[0], x[1], x[2])
         else:
             assert isinstance(value, ast.Binary) and value.label is not None
-            result = e.mx.secret.binary(e.b, e.ctx, value.op, value.label, types[0], x[0], x[1])
-        e.mx.layout.store(e.b, result, _element(e, out, k, ty), ty)
+            if is_shift(value.op):
+                result = e.mx.secret.shift(e.b, e.ctx, value.op, value.label, types[0], x[0], x[1])
+            else:
+                result = e.mx.secret.binary(e.b, e.ctx, value.op, value.label, types[0], x[0], x[1])
+        e.mx.layout.store(e.b, result, _element(e, op.out, k, ty), ty)
 
     _each(e, count, step)
 
 
 # ---------------------------------------------------------------- the secure backend, vectorised
 
+# Comparisons asked as lt(y, x).
+_SWAPPED = frozenset({BinaryOp.GT, BinaryOp.LE})
+
 
 class _Wires:
-    """The operation on n masked wires at once: one ezrt_mul or ezrt_lt call, then local steps."""
+    """Operations of one call kind on n masked wires each: their arguments packed side by side
+    into one runtime call (ezrt_mul, ezrt_lt, ezrt_and, ezrt_shr or ezrt_divmod), then local steps.
+    Operation m's slot s of element k is at (offset_m + s)·n + k."""
 
-    def __init__(self, e: "StmtEmitter", ops: SecureSecretOps):
-        self.e, self.ops = e, ops
+    def __init__(self, e: "StmtEmitter", ops: SecureSecretOps, span: Span):
+        self.e, self.ops, self.span = e, ops, span
         self.session = e.b.load(abi.field(e.b, e.ctx, "runtime"), typ=PTR, name="session")
 
-    def apply(self, value: ast.Expr, buffers: Sequence[ir.Value], n: ir.Value, out: ir.Value) -> None:
-        if isinstance(value, ast.Ternary):
-            self._select(buffers, n, out)
-            return
-        assert isinstance(value, ast.Binary)
-        op = value.op
-        x, y = buffers
-        operand = typed(value.left.ty, value.left)
-        if operand.base is Base.BOOL:
-            op = _BOOL_LOGIC.get(op, op)
-        if op in COMPARISONS:
-            self._compare(op, join_operands(operand, typed(value.right.ty, value.right)).base.signed, x, y, n, out)
-            return
-        self._call("ezrt_mul", [x, y, out, n])
-        if op is BinaryOp.OR:  # p + q - pq
-            self._each3(n, x, y, out, lambda p, q, pq: self.e.b.sub(self.e.b.add(p, q), pq))
-        elif op is BinaryOp.XOR:  # p + q - 2pq
-            self._each3(n, x, y, out, lambda p, q, pq: self.e.b.sub(self.e.b.add(p, q),
-                                                                     self.e.b.shl(pq, ir.Constant(I64, 1))))
+    def apply(self, ops: Sequence[_Op], n: ir.Value) -> None:
+        kind = call_kind(ops[0].value)
+        slots = [_slots(op.value) for op in ops]
+        offsets = [sum(slots[:m]) for m in range(len(ops))]
+        total = self.e.b.mul(n, ir.Constant(I64, sum(slots)), name="batch.n")
+        x, y = self._buffer(total), self._buffer(total)
+        z = self._buffer(self.e.b.shl(total, ir.Constant(I64, 1)) if kind[0] == "divmod" else total)
 
-    def _compare(self, op: BinaryOp, signed: bool, x: ir.Value, y: ir.Value, n: ir.Value, out: ir.Value) -> None:
-        """`<` is lt(x, y), `>` lt(y, x); `<=` and `>=` are 1 − the other one; `==` is
-        1 − lt(x, y) − lt(y, x), both in one call over 2n elements."""
-        flag = ir.Constant(I32, int(signed))
-        if op is BinaryOp.EQ:
-            self._each(n, lambda k: self._mirror(x, y, n, k))
-            both = self._buffer(self.e.b.shl(n, ir.Constant(I64, 1)))
-            self._call("ezrt_lt", [flag, x, y, both, self.e.b.shl(n, ir.Constant(I64, 1))])
-            one = self._one()
-            self._each(n, lambda k: self._set(out, k, self.e.b.sub(
-                self.e.b.sub(one, self._get(both, k)), self._get(both, self.e.b.add(k, n)))))
-            self.e.b.call(self.e.mx.helper("free"), [both])
-            return
-        first, second = (x, y) if op in (BinaryOp.LT, BinaryOp.GE) else (y, x)
-        self._call("ezrt_lt", [flag, first, second, out, n])
-        if op in (BinaryOp.LE, BinaryOp.GE):
-            one = self._one()
-            self._each(n, lambda k: self._set(out, k, self.e.b.sub(one, self._get(out, k))))
+        def pack(k: ir.Value) -> None:
+            for op, offset in zip(ops, offsets):
+                for s, (left, right) in enumerate(self._arguments(op, k)):
+                    at = self._at(offset + s, n, k)
+                    self._set(x, at, left)
+                    self._set(y, at, right)
 
-    def _mirror(self, x: ir.Value, y: ir.Value, n: ir.Value, k: ir.Value) -> None:
-        """x[n + k] = y[k], y[n + k] = x[k]: the second half asks lt(y, x)."""
-        upper = self.e.b.add(k, n)
-        left, right = self._get(x, k), self._get(y, k)
-        self._set(x, upper, right)
-        self._set(y, upper, left)
+        self._each(n, pack)
+        self._call_kind(kind, ops[0], x, y, z, total)
+        one = self._one() if kind[0] == "lt" else None
 
-    def _select(self, buffers: Sequence[ir.Value], n: ir.Value, out: ir.Value) -> None:
-        """c ? t : o = o + c·(t − o)."""
-        cond, then, other = buffers
-        self._each(n, lambda k: self._set(then, k, self.e.b.sub(self._get(then, k), self._get(other, k))))
-        self._call("ezrt_mul", [cond, then, out, n])
-        self._each(n, lambda k: self._set(out, k, self.e.b.add(self._get(other, k), self._get(out, k))))
+        def unpack(k: ir.Value) -> None:
+            for op, offset in zip(ops, offsets):
+                remainder = kind[0] == "divmod" and _binary(op.value).op is BinaryOp.MOD
+                results = [self._get(z, self.e.b.add(total, self._at(offset, n, k)) if remainder
+                                     else self._at(offset + s, n, k)) for s in range(_slots(op.value))]
+                self._set(op.out, k, self._result(op, k, results, one))
+
+        self._each(n, unpack)
+        for buffer in (x, y, z):
+            self.e.b.call(self.e.mx.helper("free"), [buffer])
+
+    def _arguments(self, op: _Op, k: ir.Value) -> list[tuple[ir.Value, ir.Value]]:
+        """The (x, y) pairs operation `op` puts into the call for element k."""
+        loaded = [self._get(buffer, k) for buffer in op.buffers]
+        if isinstance(op.value, ast.Ternary):  # c ? t : o = o + c·(t − o)
+            return [(loaded[0], self.e.b.sub(loaded[1], loaded[2]))]
+        binary = _binary(op.value)
+        if binary.op is BinaryOp.EQ:
+            return [(loaded[0], loaded[1]), (loaded[1], loaded[0])]
+        if is_shift(binary.op):
+            return [(loaded[0], loaded[0])]
+        return [(loaded[1], loaded[0])] if binary.op in _SWAPPED else [(loaded[0], loaded[1])]
+
+    def _result(self, op: _Op, k: ir.Value, results: list[ir.Value], one: Optional[ir.Value]) -> ir.Value:
+        """The operation's value from its call results (a remainder's is the second half of z):
+        local steps only."""
+        b, z = self.e.b, results[0]
+        if isinstance(op.value, ast.Ternary):
+            return b.add(self._get(op.buffers[2], k), z)
+        binary = _binary(op.value)
+        if binary.op in COMPARISONS:
+            assert one is not None
+        if binary.op is BinaryOp.EQ:  # 1 − lt(x, y) − lt(y, x)
+            return b.sub(b.sub(one, z), results[1])
+        if binary.op in (BinaryOp.LE, BinaryOp.GE):
+            return b.sub(one, z)
+        logic = _OR_LIKE.get(binary.op)
+        if logic is None:
+            return z
+        x, y = self._get(op.buffers[0], k), self._get(op.buffers[1], k)
+        return b.sub(b.add(x, y), b.shl(z, ir.Constant(I64, logic)))  # p + q − pq, p + q − 2pq
+
+    def _call_kind(self, kind: tuple, first: _Op, x: ir.Value, y: ir.Value, z: ir.Value, n: ir.Value) -> None:
+        b = self.e.b
+        if kind[0] == "mul":
+            self._call("ezrt_mul", [x, y, z, n])
+        elif kind[0] == "and":
+            self._call("ezrt_and", [x, y, z, n])
+        elif kind[0] == "lt":
+            self._call("ezrt_lt", [ir.Constant(I32, int(kind[1])), x, y, z, n])
+        elif kind[0] == "divmod":
+            self._call("ezrt_divmod", [ir.Constant(I32, int(kind[1])), x, y, z, b.gep(z, [n], source_etype=I64), n])
+        else:
+            self._call("ezrt_shr", [ir.Constant(I32, int(kind[1])), self._amount(first, n), x, z, n])
+
+    def _amount(self, first: _Op, n: ir.Value) -> ir.Value:
+        """The shift amount (the same for every element and operation of the call), clamped to the
+        ring width as SecureSecretOps does; 0 when no element was computed (then n is 0)."""
+        b, ty = self.e.b, first.operands[1].ty
+        amount = arith.resize(b, self.e.mx.layout.load(b, _element(self.e, first.buffers[1], ir.Constant(I64, 0), ty),
+                                                       ty, "batch.amount"), I64, signed=False)
+        width = ir.Constant(I64, self.ops.bits)
+        return b.trunc(b.select(b.icmp_unsigned("<", amount, width), amount, width), I32, name="batch.shr.k")
 
     # ------------------------------------------------------------ helpers
 
+    def _at(self, slot: int, n: ir.Value, k: ir.Value) -> ir.Value:
+        return self.e.b.add(self.e.b.mul(n, ir.Constant(I64, slot)), k)
+
     def _each(self, n: ir.Value, step: Callable[[ir.Value], None]) -> None:
         _each(self.e, n, step)
-
-    def _each3(self, n: ir.Value, x: ir.Value, y: ir.Value, out: ir.Value,
-               fn: Callable[[ir.Value, ir.Value, ir.Value], ir.Value]) -> None:
-        self._each(n, lambda k: self._set(out, k, fn(self._get(x, k), self._get(y, k), self._get(out, k))))
 
     def _get(self, buffer: ir.Value, k: ir.Value) -> ir.Value:
         return self.e.b.load(self.e.b.gep(buffer, [k], source_etype=I64), typ=I64, name="w")
@@ -256,7 +331,11 @@ class _Wires:
 
     def _buffer(self, count: ir.Value) -> ir.Value:
         cells = self.e.b.select(self.e.b.icmp_unsigned("==", count, ir.Constant(I64, 0)), ir.Constant(I64, 1), count)
-        return self.e.b.call(self.e.mx.helper("calloc"), [cells, ir.Constant(I64, 8)], name="batch.lt")
+        buffer = self.e.b.call(self.e.mx.helper("calloc"), [cells, ir.Constant(I64, 8)], name="batch.args")
+        site = self.e.error_site(DimensionSite(self.span))
+        ok = self.e.b.icmp_unsigned("!=", buffer, ir.Constant(PTR, None))
+        self.e.fail_unless(ok, site, (ir.Constant(I64, 0),), "alloc")
+        return buffer
 
     def _one(self) -> ir.Value:
         """The wire of the public constant 1 (ezrt_share_public: local)."""
@@ -269,6 +348,20 @@ class _Wires:
         b = self.e.b
         status = b.call(_runtime(b.module, name), [self.session, *args], name=f"{name}.status")
         self.e.check_status(b.zext(b.icmp_unsigned("!=", status, ir.Constant(I32, 0)), I32, name="rt.status"))
+
+
+# `|`-like operations: p + q − (pq << shift) after a product or an `&`.
+_OR_LIKE = {BinaryOp.OR: 0, BinaryOp.BOR: 0, BinaryOp.XOR: 1, BinaryOp.BXOR: 1}
+
+
+def _binary(value: ast.Expr) -> ast.Binary:
+    assert isinstance(value, ast.Binary)
+    return value
+
+
+def _slots(value: ast.Expr) -> int:
+    """Call elements per element of the batch: `==` asks lt(x, y) and lt(y, x)."""
+    return 2 if isinstance(value, ast.Binary) and value.op is BinaryOp.EQ else 1
 
 
 def _runtime(module: ir.Module, name: str) -> ir.Function:

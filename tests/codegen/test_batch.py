@@ -34,19 +34,25 @@ def main_body(program: ast.Program) -> tuple[ast.Stmt, ...]:
     return next(g for g in program.globals if isinstance(g, ast.FunDef) and g.name == "main").body
 
 
-def batched_ops(program: ast.Program) -> list[str]:
-    """The source text of every batched operation of `main`, in the order of the batch loops."""
-    found: list[str] = []
+def batch_groups(program: ast.Program) -> list[list[str]]:
+    """The source text of the operations of each batch loop of `main` (one runtime call per call
+    kind each), in the order of the batch loops."""
+    found: list[list[str]] = []
 
     def walk(stmts: tuple[ast.Stmt, ...]) -> None:
         for stmt in stmts:
             if isinstance(stmt, ast.For):
                 plan = batch_loop(stmt)
                 if plan is not None:
-                    found.append(plan.value.span.text)
+                    found.append([value.span.text for _, value in plan.items])
                 walk(stmt.body)
     walk(main_body(batch_rounds(program)))
     return found
+
+
+def batched_ops(program: ast.Program) -> list[str]:
+    """The source text of every batched operation of `main`, in the order of the batch loops."""
+    return [text for group in batch_groups(program) for text in group]
 
 
 def sources(server: Mapping[str, Any], client: Mapping[str, Any]) -> dict[Role, InputSource]:
@@ -142,6 +148,55 @@ def test_an_inner_loop_operation_on_the_outer_variable_is_batched_by_the_outer_l
     assert batched_ops(program) == ["a[i] * b[i]", "a[j] * b[j]"]
 
 
+NEWER = """
+def void main() {
+  input(SERVER, a, int32_al[4]);
+  input(CLIENT, b, int32_al[4]);
+  input(SERVER, v, uint32_al[4]);
+  int32_pl s = SHIFT;
+  int32_al[4] c; int32_al[4] d; int32_al[4] f; int32_al[4] g; int32_al[4] h; int32_al[4] m; int32_al[4] q;
+  uint32_al[4] u;
+  for i = [0:4] {
+    c[i] = a[i] & b[i]; d[i] = a[i] | b[i]; f[i] = a[i] ^ b[i]; g[i] = a[i] / b[i]; h[i] = a[i] % b[i];
+    m[i] = a[i] >> s; q[i] = (a[i] >>> s) / 3; u[i] = v[i] / v[3 - i]
+  };
+  output(CLIENT, c); output(CLIENT, d); output(CLIENT, f); output(CLIENT, g); output(CLIENT, h);
+  output(CLIENT, m); output(CLIENT, q); output(CLIENT, u)
+}
+"""
+
+
+def test_bitwise_shift_and_division_are_batched_one_call_per_kind_and_level() -> None:
+    assert batch_groups(typed(NEWER.replace("SHIFT", "3"))) == [
+        ["a[i] & b[i]", "a[i] | b[i]", "a[i] ^ b[i]"], ["a[i] / b[i]", "a[i] % b[i]"], ["a[i] >> s"],
+        ["(a[i] >>> s)"], ["v[i] / v[3 - i]"], ["(a[i] >>> s) / 3"]]
+
+
+def test_independent_operations_of_one_level_share_a_batch_loop() -> None:
+    program = loop("bool_bl[4] c; for i = [0:4] { acc = acc + a[i] * b[i] + a[i] * a[i]; "
+                   "c[i] = (a[i] < b[i]) && (b[i] >= a[i] * 2) }")
+    assert batch_groups(program) == [["a[i] * b[i]", "a[i] * a[i]"], ["(a[i] < b[i])", "(b[i] >= a[i] * 2)"],
+                                     ["(a[i] < b[i]) && (b[i] >= a[i] * 2)"]]
+
+
+def test_a_shift_by_the_loop_variable_is_not_batched() -> None:
+    program = loop("for i = [0:4] { acc = acc +_al (a[i] >> i) }")
+    assert batch_rounds(program) == program
+
+
+def test_batched_bitwise_shift_and_division_compute_what_the_interpreter_computes() -> None:
+    inputs = sources({"a": [-7, 2147483647, -2147483648, 12], "v": [4000000000, 7, 0, 3]}, {"b": [2, 0, -1, -5]})
+    result = agrees(typed(NEWER.replace("SHIFT", "3")), inputs)
+    assert result[0] == "ok" and result[1][Role.CLIENT][3].value == [-3, -1, -2147483648, -2]
+    assert result[1][Role.CLIENT][7].value == [1333333333, 4294967295, 0, 0]
+
+
+def test_a_negative_batched_shift_amount_fails_where_the_original_fails() -> None:
+    result = agrees(typed(NEWER.replace("SHIFT", "0 - 2")),
+                    sources({"a": [1, 2, 3, 4], "v": [1, 2, 3, 4]}, {"b": [1, 1, 1, 1]}))
+    assert result[0] == "error" and "-2" in result[1].message
+
+
 # ---------------------------------------------------------------- compiled code keeps the semantics
 
 
@@ -234,7 +289,9 @@ def int_operand(draw: st.DrawFn, depth: int) -> str:
         return draw(st.sampled_from(["a[i]", "b[i]", "s", "a[i + 1]", "b[5 - i]", "a[i % 4]", "3"]))
     if draw(st.booleans()):
         left, right = draw(int_operand(depth - 1)), draw(int_operand(depth - 1))
-        return f"({left} {draw(st.sampled_from(['*_al', '+_al', '-_al']))} {right})"
+        return f"({left} {draw(st.sampled_from(['*_al', '+_al', '-_al', '&_bl', '^_bl', '/_al', '%_al']))} {right})"
+    if draw(st.booleans()):
+        return f"({draw(int_operand(depth - 1))} {draw(st.sampled_from(['>>', '>>>']))} {draw(st.sampled_from(['2', 'k']))})"
     return f"({draw(bool_operand(depth - 1))} ? {draw(int_operand(depth - 1))} : {draw(int_operand(depth - 1))})"
 
 
@@ -262,7 +319,7 @@ def batched_loops(draw: st.DrawFn) -> str:
             "leave": "if (i == 4) { output(CLIENT, acc); return }",
         }[kind])
     return ("def void f(const int32_al[4] a, const int32_al[4] b, int32_al s, bool_bl[4] c) {\n"
-            "  int32_al acc = 0;\n  int32_al[2] d;\n"
+            "  int32_al acc = 0;\n  int32_pl k = 5;\n  int32_al[2] d;\n"
             f"  for i = [{lo}:{hi}] {{\n    {'; '.join(statements)}\n  }};\n  output(SERVER, acc)\n}}\n"
             "def void main() {\n  input(SERVER, a, int32_al[4]);\n  input(CLIENT, b, int32_al[4]);\n"
             "  input(CLIENT, s, int32_al);\n  bool_bl[4] c;\n  f(a, b, s, c);\n  output(CLIENT, c)\n}\n")

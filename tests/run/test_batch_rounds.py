@@ -106,7 +106,26 @@ def test_every_vectorised_operation_gives_the_interpreters_values(bitlen: int) -
     low, high = -2 ** (bitlen - 1), 2 ** (bitlen - 1) - 1
     inputs = sources({"a": [5, -7, high, low, 0, 12]}, {"b": [5, 3, low, high, -1, 12]})
     rounds, _ = secure_run(typed(text, bitlen), inputs, bitlen)
-    assert rounds <= 1 + 17  # the inputs, then one round per batched operation (6 elements each)
+    assert rounds == 1 + 3  # the inputs; the comparisons and the product; the logic and the select (18 before)
+
+
+def test_bitwise_shift_and_division_cost_their_rounds_once_per_loop() -> None:
+    """& | ^ share one ezrt_and (2 rounds), / and % one signed ezrt_divmod (2·32 + 4), each right
+    shift one ezrt_shr (1): 73 online rounds with the inputs, whatever the trip count."""
+    n = 6
+    text = (f"def void main() {{\n  input(SERVER, a, int32_al[{n}]);\n  input(CLIENT, b, int32_al[{n}]);\n"
+            f"  int32_pl s = 3;\n  int32_al[{n}] c;\n  int32_al[{n}] d;\n"
+            f"  for i = [0:{n}] {{ c[i] = ((a[i] & b[i]) ^_bl (a[i] | b[i])) +_al (a[i] >> s) +_al (b[i] >>> s); "
+            f"d[i] = (a[i] / b[i]) +_al (a[i] % b[i]) }};\n  output(CLIENT, c);\n  output(SERVER, d)\n}}\n")
+    inputs = sources({"a": [-7, 2**31 - 1, -2**31, 12, 0, 99]}, {"b": [2, 0, -1, -5, 3, 7]})
+    rounds, _ = secure_run(typed(text), inputs)
+    assert rounds == 1 + 2 + (2 * 32 + 4) + 1 + 1 + 2  # the outer ^ is a second ezrt_and, one level up
+
+
+def test_independent_operations_of_one_level_share_one_round() -> None:
+    body = "c[i] = (a[i] * b[i] < b[i] * b[i]) && (a[i] * a[i] >= b[i])"
+    rounds, _ = secure_run(typed(two_vectors(6, body)), sources({"a": [3, -4, 5, 6, 7, 8]}, {"b": [2, 2, -2, 2, 3, 9]}))
+    assert rounds == 1 + 3  # the inputs; the three products; both comparisons; the &&
 
 
 def test_random_forest_takes_fewer_rounds() -> None:
