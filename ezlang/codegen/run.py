@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import resource
+from abc import ABC, abstractmethod
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
@@ -34,13 +35,14 @@ _ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(abi.Context))
 
 
 @dataclass
-class _Session:
-    """One run's host state: readers, outputs, and the exception a callback raised."""
+class IoHost(ABC):
+    """The host side of compiled code's I/O callbacks, shared by the cleartext and secure drivers:
+    exceptions are kept (they cannot cross native frames) and reported as a status, and inputs
+    are read through the interpreter's readers so that values and errors are the same."""
 
     tables: Tables
     readers: dict[Role, InputReader]
-    outputs: dict[Role, list[OutputValue]] = field(default_factory=lambda: {Role.SERVER: [], Role.CLIENT: []})
-    failure: Optional[BaseException] = None
+    failure: Optional[BaseException] = field(default=None, init=False)
 
     def read_input(self, site: int, dims: Any, count: int, buffer: int) -> int:
         return self._guard(lambda: self._read(self.tables.inputs[site], dims, count, buffer))
@@ -49,39 +51,56 @@ class _Session:
         return self._guard(lambda: self._write(self.tables.outputs[site], dims, count, buffer))
 
     def _guard(self, action: Any) -> int:
-        """Exceptions cannot cross the native frames: they are kept and reported as a status."""
         try:
             action()
-        except Exception as error:  # re-raised by run_entry once the native code has returned
+        except Exception as error:  # re-raised by the driver once the native code has returned
             self.failure = error
             return abi.STATUS_ERROR
         return abi.STATUS_OK
 
-    def _read(self, site: InputSite, dims: Any, count: int, buffer: int) -> None:
-        request = InputRequest(site.name, site.role, site.type, _shape(dims, site.type.rank))
+    def read_value(self, site: InputSite, dims: Any) -> tuple[InputRequest, Any]:
+        """The checked value of one execution of an input site, or the interpreter's error."""
+        request = InputRequest(site.name, site.role, site.type, shape(dims, site.type.rank))
         reader = self.readers.get(site.role)
         if reader is None:
             raise InterpError.at(site.span, NO_INPUT_SOURCE,
                                  f"{request.describe()}: no inputs were given for {site.role}")
         try:
-            value = reader.read(request)
+            return request, reader.read(request)
         except InputError as error:
             raise InterpError.at(site.span, error.code, error.message, help=error.help) from None
+
+    @abstractmethod
+    def _read(self, site: InputSite, dims: Any, count: int, buffer: int) -> None:
+        """Fill the site's buffer: each driver decides what its buffers hold."""
+
+    @abstractmethod
+    def _write(self, site: OutputSite, dims: Any, count: int, buffer: int) -> None:
+        """Take the values an output site hands over."""
+
+
+@dataclass
+class _Session(IoHost):
+    """One cleartext run's host state: every party's outputs."""
+
+    outputs: dict[Role, list[OutputValue]] = field(default_factory=lambda: {Role.SERVER: [], Role.CLIENT: []})
+
+    def _read(self, site: InputSite, dims: Any, count: int, buffer: int) -> None:
+        request, value = self.read_value(site, dims)
         flat = np.asarray(value, dtype=abi.DTYPES[site.type.base]).reshape(-1)
         assert flat.size == count, f"{request.describe()}: {flat.size} values for {count} elements"
         ctypes.memmove(buffer, flat.ctypes.data, flat.nbytes)
 
     def _write(self, site: OutputSite, dims: Any, count: int, buffer: int) -> None:
         dtype = abi.DTYPES[site.type.base]
-        shape = _shape(dims, site.type.rank)
         raw = (ctypes.c_char * (count * dtype.itemsize)).from_address(buffer)
-        value = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape).tolist()
+        value = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape(dims, site.type.rank)).tolist()
         out = OutputValue(site.span, site.recipient, site.text, site.type, value)
         for role in _RECIPIENTS[site.recipient]:
             self.outputs[role].append(out)
 
 
-def _shape(dims: Any, rank: int) -> tuple[int, ...]:
+def shape(dims: Any, rank: int) -> tuple[int, ...]:
     return tuple(int(dims[k]) for k in range(rank))
 
 
@@ -94,7 +113,7 @@ def run_entry(entry: int, tables: Tables, inputs: Mapping[Role, InputSource]) ->
     if status != abi.STATUS_OK:
         raise _failure(session, context)
     outputs = {role: tuple(values) for role, values in session.outputs.items()}
-    return RunResult(outputs, (), _unused_inputs(session.readers))
+    return RunResult(outputs, (), unused_inputs(session.readers))
 
 
 def _failure(session: _Session, context: abi.Context) -> BaseException:
@@ -104,7 +123,7 @@ def _failure(session: _Session, context: abi.Context) -> BaseException:
     return session.tables.errors[context.error_site].error(list(context.error_values))
 
 
-def _unused_inputs(readers: Mapping[Role, InputReader]) -> tuple[Diagnostic, ...]:
+def unused_inputs(readers: Mapping[Role, InputReader]) -> tuple[Diagnostic, ...]:
     return tuple(Diagnostic(UNUSED_INPUT, Severity.WARNING, note, None)
                  for reader in readers.values() for note in reader.leftovers())
 

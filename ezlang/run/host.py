@@ -23,11 +23,11 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from ezlang.codegen import abi
-from ezlang.codegen.run import stack_budget
+from ezlang.codegen.run import IoHost, shape, stack_budget, unused_inputs
 from ezlang.codegen.sites import InputSite, OutputSite
-from ezlang.diagnostics import Diagnostic, Severity
-from ezlang.inputs import NO_INPUT_SOURCE, UNUSED_INPUT, InputError, InputReader, InputRequest, InputSource
-from ezlang.interp.result import InterpError, OutputValue
+from ezlang.diagnostics import Diagnostic
+from ezlang.inputs import InputSource
+from ezlang.interp.result import OutputValue
 from ezlang.run.program import SecureProgram
 from ezlang.types import Base, Role, Type
 
@@ -47,41 +47,17 @@ class RoleRun:
 
 
 @dataclass
-class _Host:
-    program: SecureProgram
-    role: Optional[Role]  # None for the dealer
-    readers: dict[Role, InputReader]
+class _Host(IoHost):
+    role: Optional[Role] = None  # None for the dealer
+    bitlen: int = 32
     outputs: list[OutputValue] = field(default_factory=list)
-    failure: Optional[BaseException] = None
-
-    def read_input(self, site: int, dims: Any, count: int, buffer: int) -> int:
-        return self._guard(lambda: self._read(self.program.tables.inputs[site], dims, count, buffer))
-
-    def write_output(self, site: int, dims: Any, count: int, buffer: int) -> int:
-        return self._guard(lambda: self._write(self.program.tables.outputs[site], dims, count, buffer))
-
-    def _guard(self, action: Any) -> int:
-        try:
-            action()
-        except Exception as error:  # re-raised by run_role once the native code has returned
-            self.failure = error
-            return abi.STATUS_ERROR
-        return abi.STATUS_OK
 
     def _read(self, site: InputSite, dims: Any, count: int, buffer: int) -> None:
         secret = site.type.label.is_secret
         if secret and site.role is not self.role:
             return  # another party's input: the runtime receives its masked wires
-        request = InputRequest(site.name, site.role, site.type, _shape(dims, site.type.rank))
-        reader = self.readers.get(site.role)
-        if reader is None:
-            raise InterpError.at(site.span, NO_INPUT_SOURCE,
-                                 f"{request.describe()}: no inputs were given for {site.role}")
-        try:
-            value = reader.read(request)
-        except InputError as error:
-            raise InterpError.at(site.span, error.code, error.message, help=error.help) from None
-        flat = _ring(value, site.type, self.program.bitlen) if secret else \
+        request, value = self.read_value(site, dims)
+        flat = _ring(value, site.type, self.bitlen) if secret else \
             np.asarray(value, dtype=abi.DTYPES[site.type.base]).reshape(-1)
         assert flat.size == count, f"{request.describe()}: {flat.size} values for {count} elements"
         ctypes.memmove(buffer, flat.ctypes.data, flat.nbytes)
@@ -94,12 +70,8 @@ class _Host:
         raw = (ctypes.c_char * (count * dtype.itemsize)).from_address(buffer)
         flat = np.frombuffer(raw, dtype=dtype, count=count)
         values = _decode(flat, site.type) if secret else flat
-        value = values.reshape(_shape(dims, site.type.rank)).tolist()
+        value = values.reshape(shape(dims, site.type.rank)).tolist()
         self.outputs.append(OutputValue(site.span, site.recipient, site.text, site.type, value))
-
-
-def _shape(dims: Any, rank: int) -> tuple[int, ...]:
-    return tuple(int(dims[k]) for k in range(rank))
 
 
 def _ring(value: Any, ty: Type, bitlen: int) -> np.ndarray:
@@ -122,7 +94,8 @@ def run_role(program: SecureProgram, role: Optional[Role], session: int,
              inputs: Mapping[Role, InputSource], session_error: Any) -> RoleRun:
     """Runs `main` in one role; `session` is the ezrt_session pointer and `session_error()` its
     error message."""
-    host = _Host(program, role, {r: source.reader() for r, source in inputs.items()})
+    host = _Host(program.tables, {r: source.reader() for r, source in inputs.items()}, role=role,
+                 bitlen=program.bitlen)
     read, write = abi.IO_CALLBACK(host.read_input), abi.IO_CALLBACK(host.write_output)
     context = abi.Context(read_input=read, write_output=write, stack_budget=stack_budget(),
                           error_site=abi.HOST_SITE, runtime=session)
@@ -133,6 +106,4 @@ def run_role(program: SecureProgram, role: Optional[Role], session: int,
         if host.failure is not None:
             raise host.failure
         raise SessionError(session_error() or "the runtime failed without a message")
-    warnings = tuple(Diagnostic(UNUSED_INPUT, Severity.WARNING, note, None)
-                     for reader in host.readers.values() for note in reader.leftovers())
-    return RoleRun(tuple(host.outputs), warnings)
+    return RoleRun(tuple(host.outputs), unused_inputs(host.readers))
