@@ -224,6 +224,18 @@ static uint64_t out_of_range(const uint64_t *vals, size_t count, unsigned bits)
     return excess;
 }
 
+/* Whether some alpha >= 2^n_in or beta >= 2^m_out. Computed without a branch on the secrets;
+ * only the one-bit answer is declassified: an out-of-range value is an argument error that the
+ * caller learns from the status anyway (valgrind's memcheck flagged this branch otherwise). */
+static int invalid_alphas_betas(const uint64_t *alphas, const uint64_t *betas, size_t count,
+                                unsigned n_in, unsigned m_out)
+{
+    uint64_t excess = out_of_range(alphas, count, n_in) | out_of_range(betas, count, m_out);
+    int invalid = excess != 0;
+    ezrt_declassify(&invalid, sizeof invalid);
+    return invalid;
+}
+
 ezrt_status ezrt_dcf_gen_batch(ezrt_prg *rng, unsigned n_in, unsigned m_out,
                                const uint64_t *alphas, const uint64_t *betas, size_t count,
                                uint8_t *keys0, size_t keys0_len, uint8_t *keys1,
@@ -234,7 +246,7 @@ ezrt_status ezrt_dcf_gen_batch(ezrt_prg *rng, unsigned n_in, unsigned m_out,
         st = check_keys(n_in, m_out, count, keys1_len);
     if (st != EZRT_OK)
         return st;
-    if ((out_of_range(alphas, count, n_in) | out_of_range(betas, count, m_out)) != 0)
+    if (invalid_alphas_betas(alphas, betas, count, n_in, m_out))
         return EZRT_EINVAL;
     size_t key_size = ezrt_dcf_key_size(n_in, m_out);
     uint8_t seeds[2 * SEED_BYTES * GEN_LANES];
@@ -259,7 +271,7 @@ ezrt_status ezrt_dcf_gen_roots(unsigned n_in, unsigned m_out, const uint64_t *al
     ezrt_status st = check_keys(n_in, m_out, count, keys_len);
     if (st != EZRT_OK)
         return st;
-    if ((out_of_range(alphas, count, n_in) | out_of_range(betas, count, m_out)) != 0)
+    if (invalid_alphas_betas(alphas, betas, count, n_in, m_out))
         return EZRT_EINVAL;
     size_t key_size = ezrt_dcf_key_size(n_in, m_out);
     uint8_t seeds[2 * SEED_BYTES * GEN_LANES];
@@ -351,7 +363,10 @@ ezrt_status ezrt_dcf_eval_batch(int party, const uint8_t *keys, size_t keys_len,
     ezrt_status st = check_keys(n_in, m_out, count, keys_len);
     if (st != EZRT_OK)
         return st;
-    if (out_of_range(xs, count, n_in) != 0)
+    /* As invalid_alphas_betas: only whether some x is out of range becomes public. */
+    int invalid = out_of_range(xs, count, n_in) != 0;
+    ezrt_declassify(&invalid, sizeof invalid);
+    if (invalid)
         return EZRT_EINVAL;
     size_t key_size = ezrt_dcf_key_size(n_in, m_out);
     expand_scratch w;
