@@ -460,9 +460,9 @@ def load_inputs(path: str | Path) -> InputSource:
             return KeyedSource({"": np.load(path, allow_pickle=False)}, str(path), single=True)
         return _load_text(path)
     except OSError as error:
-        raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: {error.strerror or error}")
+        raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: {error.strerror or error}") from None
     except (ValueError, zipfile.BadZipFile) as error:
-        raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: {error}")
+        raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: {error}") from None
 
 
 def _expect_magic(path: Path, magic: bytes, kind: str) -> None:
@@ -475,7 +475,7 @@ def _load_json(path: Path) -> InputSource:
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise InputError(UNREADABLE_INPUT, f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}")
+        raise InputError(UNREADABLE_INPUT, f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}") from None
     if not isinstance(values, dict):
         raise InputError(UNREADABLE_INPUT, f"{path} must hold a JSON object mapping input names to values",
                          help='for example {"x": 5, "w": [[1, 2], [3, 4]]}')
