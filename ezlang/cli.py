@@ -93,8 +93,8 @@ def _add_check(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def _add_interpret(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     run = commands.add_parser(
         "interpret", help="run a program in the clear with the reference interpreter",
-        description="Check FILE, then run it with the cleartext reference interpreter (§5 of the "
-                    "language reference) and print what each party receives from `output`.",
+        description="Check FILE, then run it with the cleartext reference interpreter (semantics: "
+                    "docs/spec.md §5) and print what each party receives from `output`.",
         epilog="A party's inputs file is needed when the program reads an input of that party; "
                "docs/inputs.md describes the formats. Exit codes: 0 the program ran, 1 it has "
                "errors or failed at run time, 2 usage error.")
