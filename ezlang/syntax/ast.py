@@ -141,7 +141,11 @@ class Call:
 
 @dataclass(frozen=True)
 class Binary:
-    """`left op_label right`; `label` is the written subscript, or the inferred one once typed."""
+    """`left op_label right`; `label` is the written subscript, or the inferred one once typed.
+
+    `rescale` marks a `>>` that the fixed-point lowering (ezlang.passes.scales) placed to bring a
+    product back to its scale: only such truncations may be moved by rules that are exact only
+    within an error bound, since a `>>` the user wrote must keep its exact meaning."""
 
     span: Span
     op: BinaryOp
@@ -150,6 +154,7 @@ class Binary:
     label: Optional[Label] = None
     ty: Optional[Type] = field(default=None, kw_only=True, compare=False)
     known_to: Optional[frozenset[Role]] = field(default=None, kw_only=True, compare=False)
+    rescale: bool = field(default=False, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)
