@@ -18,8 +18,9 @@ from ezlang import __version__
 from ezlang.diagnostics import CompileError, Diagnostic
 from ezlang.inputs import InputError, load_inputs
 from ezlang.interp import InterpError, RunResult, interpret
+from ezlang.passes.fixed_pipeline import explain_scales, prepare
 from ezlang.passes.flow_summary import summarize
-from ezlang.passes.pipeline import check_source
+from ezlang.passes.pipeline import DEFAULT_SCALE, check_source
 from ezlang.report import (FileReport, render_diagnostics, render_explanations, render_json,
                            render_run_json, render_run_text, render_sarif, render_text_report, summary)
 from ezlang.source import SourceFile
@@ -43,6 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("ezlang: error: a command is required: check, interpret or version", file=sys.stderr)
         return EXIT_USAGE
     try:
+        _check_scale(args)
         return args.handler(args)
     except UsageError as error:
         print(f"{args.prog}: error: {error}", file=sys.stderr)
@@ -81,6 +83,7 @@ def _add_check(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                        help="report format: text (the default; the report is what stderr shows), "
                             "json (one document), or sarif (SARIF 2.1.0, for code scanning)")
     _add_bitlen(check)
+    _add_scale(check)
     check.add_argument("--library", action="store_true",
                        help="the files are libraries: do not require a `main` function")
     check.add_argument("--explain", action="store_true",
@@ -105,6 +108,7 @@ def _add_interpret(commands: "argparse._SubParsersAction[argparse.ArgumentParser
                          help=f"values for the `input({party}, ...)` statements: a .json, .npz or "
                               ".npy file, or whitespace-separated text read in program order")
     _add_bitlen(run)
+    _add_scale(run)
     run.add_argument("--format", choices=("text", "json"), default="text",
                      help="text: a SERVER: and a CLIENT: section of `name = value` lines (the "
                           "default); json: one document with the outputs and diagnostics")
@@ -121,6 +125,7 @@ def _add_compile(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         epilog="Exit codes: 0 compiled, 1 the program has errors, 2 usage error.")
     compile_.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
     _add_bitlen(compile_)
+    _add_scale(compile_)
     emit = compile_.add_mutually_exclusive_group()
     emit.add_argument("--emit-llvm", dest="emit", action="store_const", const="llvm",
                       help="print the LLVM IR as generated (one function per EzPC function)")
@@ -128,7 +133,12 @@ def _add_compile(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
                       help="print the LLVM IR after optimisation")
     emit.add_argument("--emit-asm", dest="emit", action="store_const", const="asm",
                       help="print the optimised machine code as assembly")
-    _add_output(compile_, "the requested IR or assembly (without --emit: the object code)")
+    emit.add_argument("--explain-scales", dest="emit", action="store_const", const="scales",
+                      help="instead of compiling, list where the fixed-point lowering truncates "
+                           "(`file:line:col: truncate by 12 after `a * b` (scale 24 → 12)`), how many "
+                           "truncations there are, and the scale of every fixed-point input and output "
+                           "(docs/fixed-point.md)")
+    _add_output(compile_, "the requested IR, assembly or explanation (without --emit: the object code)")
     compile_.set_defaults(handler=_compile, prog=compile_.prog, emit=None)
 
 
@@ -157,6 +167,7 @@ def _add_run(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
                      help="write this party's outputs to F (replaced atomically, only after a successful "
                           "run) instead of stdout")
     _add_bitlen(run)
+    _add_scale(run)
     run.add_argument("--stats", action="store_true",
                      help="print rounds, bytes and time per phase of each role to stderr")
     run.add_argument("--timeout", type=float, default=10.0, metavar="S",
@@ -174,6 +185,10 @@ def _add_verify_rules(commands: "argparse._SubParsersAction[argparse.ArgumentPar
     verify.add_argument("--rules", nargs="+", metavar="FILE", help="rule files to prove instead of the built-in ones")
     verify.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: one line per rule (the default); json: one document")
+    verify.add_argument("--write-certificate", action="store_true",
+                        help="record the proved rules in passes/rules/certificate.json (the rewrite engine "
+                             "applies only certified rules); without it, the built-in rules are also checked "
+                             "against that file and a stale certificate fails")
     verify.set_defaults(handler=_verify_rules, prog=verify.prog)
 
 
@@ -181,6 +196,20 @@ def _add_bitlen(command: argparse.ArgumentParser) -> None:
     command.add_argument("--bitlen", type=int, choices=(32, 64), default=32,
                          help="width in bits of every secret integer: 32 (the default) for "
                               "int32/uint32 secrets, 64 for int64/uint64 secrets")
+
+
+def _add_scale(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--scale", type=int, default=DEFAULT_SCALE, metavar="N",
+                         help=f"fractional bits of `fixed` written without `<s>` (default {DEFAULT_SCALE}; "
+                              "0 <= N < --bitlen): a real v is stored as round(v * 2^N) in the ring, so "
+                              "2^-N is the resolution and 2^(bitlen-1-N) the magnitude limit")
+
+
+def _check_scale(args: argparse.Namespace) -> None:
+    scale = getattr(args, "scale", None)
+    if scale is not None and not 0 <= scale < args.bitlen:
+        raise UsageError(f"--scale {scale}: the number of fractional bits must be at least 0 and below "
+                         f"--bitlen {args.bitlen}")
 
 
 def _add_output(command: argparse.ArgumentParser, what: str) -> None:
@@ -202,7 +231,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _check_file(source: SourceFile, args: argparse.Namespace) -> FileReport:
-    result = check_source(source, bitlen=args.bitlen, library=args.library)
+    result = check_source(source, bitlen=args.bitlen, scale=args.scale, library=args.library)
     flows = None
     if args.explain and result.program is not None:
         flows = tuple(summarize(result.program))
@@ -236,15 +265,17 @@ def _interpret(args: argparse.Namespace) -> int:
                                            (Role.ALL, args.public_inputs)) if path is not None}
     for path in paths.values():
         _readable(path)
-    result = check_source(source, bitlen=args.bitlen)
+    result = check_source(source, bitlen=args.bitlen, scale=args.scale)
     diagnostics = tuple(result.diagnostics)
     if result.program is None:
         return _emit_run(args, source, diagnostics, None)
+    prepared = prepare(result.program, bitlen=args.bitlen)
+    diagnostics += prepared.diagnostics
     try:
-        run = interpret(result.program, {role: load_inputs(path) for role, path in paths.items()})
+        run = interpret(prepared.program, prepared.inputs({role: load_inputs(path) for role, path in paths.items()}))
     except (InterpError, InputError) as error:
         return _emit_run(args, source, diagnostics + (error.diagnostic,), None)
-    return _emit_run(args, source, diagnostics + run.warnings, run)
+    return _emit_run(args, source, diagnostics + run.warnings, prepared.run_result(run))
 
 
 def _emit_run(args: argparse.Namespace, source: SourceFile, diagnostics: tuple[Diagnostic, ...],
@@ -263,17 +294,22 @@ def _compile(args: argparse.Namespace) -> int:
 
     _check_output_dir(args.output)
     source = _read_sources([args.file])[0]
-    result = check_source(source, bitlen=args.bitlen)
+    result = check_source(source, bitlen=args.bitlen, scale=args.scale)
     diagnostics = tuple(result.diagnostics)
     try:
         if result.program is None:
             return EXIT_ERRORS
+        prepared = prepare(result.program, bitlen=args.bitlen)
+        diagnostics += prepared.diagnostics
+        if args.emit == "scales":
+            _deliver(args.output, explain_scales(prepared) + "\n")
+            return EXIT_OK
         emitters = {"llvm": codegen.emit_llvm, "opt-llvm": codegen.emit_optimised_llvm,
                     "asm": codegen.emit_assembly}
         if args.emit is not None:
-            _deliver(args.output, emitters[args.emit](result.program))
+            _deliver(args.output, emitters[args.emit](prepared.program))
             return EXIT_OK
-        code = codegen.object_code(result.program, codegen.ObjectCache())
+        code = codegen.object_code(prepared.program, codegen.ObjectCache())
         if args.output:
             _write_atomic_bytes(args.output, code)
         return EXIT_OK
@@ -307,8 +343,10 @@ def _run(args: argparse.Namespace) -> int:
 def _verify_rules(args: argparse.Namespace) -> int:
     import json
 
-    from ezlang.passes.rules import load, prove  # z3 loads only for this command
+    from ezlang.passes.rules import certificate, load, prove  # z3 loads only for this command
 
+    if args.write_certificate and args.rules:
+        raise UsageError("--write-certificate certifies the built-in rules; it cannot be combined with --rules")
     paths = [_readable(path) for path in args.rules] if args.rules else list(load.builtin_paths())
     try:
         rules = [rule for path in paths for rule in load.load_file(path)]
@@ -320,7 +358,20 @@ def _verify_rules(args: argparse.Namespace) -> int:
         print(json.dumps({"version": 1, "rules": [prove.as_json(o) for o in outcomes]}, indent=2))
     else:
         _print(sys.stdout, "\n".join(prove.describe(o) for o in outcomes))
-    return EXIT_OK if all(o.proved for o in outcomes) else EXIT_ERRORS
+    proved = all(o.proved for o in outcomes)
+    if args.write_certificate:
+        target = certificate.builtin_path()
+        entries = {o.rule.name: certificate.entry_for(o.rule, o.proved) for o in outcomes}
+        _write_atomic(str(target), certificate.render(entries))
+        print(f"wrote {target} ({sum(o.proved for o in outcomes)} of {len(outcomes)} rules proved)", file=sys.stderr)
+        return EXIT_OK if proved else EXIT_ERRORS
+    if not args.rules:
+        reasons = certificate.stale(rules, certificate.read())
+        if reasons:
+            _print(sys.stderr, "\n".join([f"{certificate.builtin_path()} is stale:", *(f"  {r}" for r in reasons),
+                                          "  run `ezlang verify-rules --write-certificate` and commit the file"]))
+            return EXIT_ERRORS
+    return EXIT_OK if proved else EXIT_ERRORS
 
 
 def _write_atomic_bytes(path: str, data: bytes) -> None:

@@ -12,7 +12,11 @@ immutable; every run opens a fresh InputReader on it, so one source can feed man
 Every value is checked against the input's type and shape. An integer may be written with the
 signed or the unsigned spelling of its bits (int32 accepts -2^31 … 2^32 - 1, so 4294967295 is
 -1), floats are rejected for integers, bools are true/false/0/1, floats are rounded to single
-precision. docs/inputs.md is the user-facing description.
+precision. A fixed-point input (a request whose type has a scale) takes integers or reals and
+stores their encoding round(v·2^s) (ezlang.fixed), which must fit the ring; a request with a
+declared range rejects values outside it. Programs are run lowered to integers, so the scales
+and ranges come from the lowering's Boundary through `at_boundary`. docs/inputs.md is the
+user-facing description.
 
 Assumes: requests come in program order. Guarantees: every value returned is canonical for its
 type (see ezlang.semantics) and has exactly the requested shape; anything else is an InputError.
@@ -25,13 +29,14 @@ import math
 import re
 import zipfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from ezlang.diagnostics import Diagnostic, Severity, register
+from ezlang.fixed import encode_in_ring, representable
 from ezlang.semantics import int_range, to_f32, wrap
 from ezlang.types import Base, Role, Type
 
@@ -42,6 +47,7 @@ BAD_INPUT_SHAPE = register("E0623", "input value of the wrong shape")
 INPUT_EXHAUSTED = register("E0624", "input read more often than values were given")
 UNREADABLE_INPUT = register("E0625", "cannot read input file")
 NO_INPUT_SOURCE = register("E0626", "no inputs given for a party")
+OUTSIDE_DECLARED_RANGE = register("E0627", "input value outside its declared range")
 UNUSED_INPUT = register("W0601", "input value never read")
 
 _INTEGER_TOKEN = re.compile(r"[+-]?[0-9]+\Z")
@@ -64,16 +70,18 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class InputRequest:
-    """One execution of `input(role, name, type)` whose array dimensions evaluated to `dims`."""
+    """One execution of `input(role, name, type)` whose array dimensions evaluated to `dims`;
+    `range` is the declared `[lo, hi]` of every value, if any."""
 
     name: str
     role: Role
     type: Type
     dims: tuple[int, ...] = ()
+    range: Optional[tuple[float, float]] = None
 
     def describe(self) -> str:
         shape = "".join(f"[{d}]" for d in self.dims)
-        return f"input `{self.name}` of {self.role} ({self.type.base}_{self.type.label}{shape})"
+        return f"input `{self.name}` of {self.role} ({self.type.scalar()}{shape})"
 
 
 def _fail(code: str, request: InputRequest, origin: str, detail: str,
@@ -115,7 +123,8 @@ class _Checker:
     def _int_row(self, row: Sequence[Any]) -> Optional[list[int]]:
         """A row of in-range Python ints checked in bulk (the common case), else None."""
         base = self.request.type.base
-        if not row or not base.is_int or not all(type(v) is int for v in row):
+        if not row or not base.is_int or self.request.type.is_fixed or self.request.range is not None \
+                or not all(type(v) is int for v in row):
             return None
         low, high = min(row), max(row)
         spelled_low, spelled_high = _spellings(base)
@@ -134,7 +143,9 @@ class _Checker:
             return self._bool(raw, where)
         if base is Base.FLOAT:
             return self._float(raw, where)
-        return self._int(raw, where)
+        if self.request.type.is_fixed:
+            return self._fixed(raw, where)
+        return self._declared(self._int(raw, where), where)
 
     def _int(self, raw: Any, where: str) -> int:
         base = self.request.type.base
@@ -147,6 +158,35 @@ class _Checker:
             raise _fail(INPUT_OUT_OF_RANGE, self.request, self.origin,
                         f"{where} = {raw} does not fit in {base.width} bits", help=_range_help(base))
         return wrap(raw, base)
+
+    def _fixed(self, raw: Any, where: str) -> int:
+        ty = self.request.type
+        assert ty.scale is not None
+        if self.tokens and isinstance(raw, str):
+            try:
+                raw = int(raw) if _INTEGER_TOKEN.match(raw) else float(raw)
+            except ValueError:
+                raise self._kind(f"{where} = {_show(raw)} is not a number") from None
+        if type(raw) not in (int, float):
+            raise self._kind(f"{where} = {_show(raw)} is not a number")
+        self._declared(raw, where)
+        encoded = encode_in_ring(raw, ty.scale, ty.base.width)
+        if encoded is None:
+            raise _fail(INPUT_OUT_OF_RANGE, self.request, self.origin,
+                        f"{where} = {raw} does not fit {ty.scalar()} in the {ty.base.width}-bit ring, which "
+                        f"holds {representable(ty.scale, ty.base.width)}",
+                        help="scale the data down, or use fewer fractional bits (`fixed<8>`) or --bitlen 64")
+        return encoded
+
+    def _declared(self, value: Any, where: str) -> Any:
+        """`value` itself when it lies in the declared range (NaN never does)."""
+        bounds = self.request.range
+        if bounds is None or bounds[0] <= value <= bounds[1]:
+            return value
+        raise _fail(OUTSIDE_DECLARED_RANGE, self.request, self.origin,
+                    f"{where} = {value} is outside the declared range [{bounds[0]}, {bounds[1]}]",
+                    help="the program declares this range in its `input` statement, and its analysis of "
+                         "overflows relies on it: correct the value, or widen the declared range")
 
     def _bool(self, raw: Any, where: str) -> bool:
         if self.tokens and isinstance(raw, str) and raw in _BOOL_TOKENS:
@@ -184,6 +224,10 @@ class _Checker:
         if raw.size == 0:
             return raw.tolist()
         base = self.request.type.base
+        if self.request.type.is_fixed and raw.dtype.kind == "f":
+            return self._fixed_array(raw, where)
+        if self.request.type.is_fixed or (base.is_int and self.request.range is not None):
+            return self._nested(raw.tolist(), 0, where)  # exact, element by element
         if base.is_int:
             return self._int_array(raw, where)
         if base is Base.BOOL and raw.dtype.kind != "f":
@@ -203,6 +247,26 @@ class _Checker:
         bits = raw.astype(np.uint64 if base.width == 64 else np.uint32)
         signed = np.int64 if base.width == 64 else np.int32
         return (bits.view(signed) if base.signed else bits).tolist()
+
+    def _fixed_array(self, raw: np.ndarray, where: str) -> Any:
+        """A float array encoded at once, exactly as `_fixed` encodes one value."""
+        ty = self.request.type
+        assert ty.scale is not None
+        values = raw.astype(np.float64)
+        bounds = self.request.range
+        bad = ~np.isfinite(values)
+        if bounds is not None:
+            bad |= (values < bounds[0]) | (values > bounds[1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = values * float(1 << ty.scale)  # exact: a power of two
+            magnitude = np.floor(np.abs(scaled))
+            magnitude += (np.abs(scaled) - magnitude) >= 0.5  # half away from zero, exactly
+            encoded = np.copysign(magnitude, scaled)
+            limit = float(1 << (ty.base.width - 1))
+            bad |= (encoded < -limit) | (encoded >= limit)
+        if bad.any():
+            return self._first_bad(raw, bad, where)
+        return encoded.astype(np.int64).tolist()
 
     def _bool_array(self, raw: np.ndarray, where: str) -> Any:
         bad = (raw != 0) & (raw != 1)
@@ -439,6 +503,40 @@ def _reshape(flat: list[Any], dims: tuple[int, ...]) -> Any:
         return [build(level + 1) for _ in range(dims[level])]
 
     return build(0)
+
+
+def at_boundary(source: InputSource, scales: Mapping[str, int],
+                ranges: Mapping[str, tuple[float, float]]) -> InputSource:
+    """`source` for a program lowered to integers: the inputs named in `scales` are fixed point
+    at that scale (their values are encoded), those in `ranges` have a declared range."""
+    if not scales and not ranges:
+        return source
+    return _BoundarySource(source, scales, ranges, source.origin)
+
+
+@dataclass(frozen=True, eq=False)
+class _BoundarySource(InputSource):
+    inner: InputSource
+    scales: Mapping[str, int]
+    ranges: Mapping[str, tuple[float, float]]
+    origin: str
+
+    def reader(self) -> InputReader:
+        return _BoundaryReader(self.inner.reader(), self)
+
+
+@dataclass
+class _BoundaryReader(InputReader):
+    inner: InputReader
+    source: _BoundarySource
+
+    def read(self, request: InputRequest) -> Any:
+        scale = self.source.scales.get(request.name)
+        ty = request.type.rescaled(scale) if scale is not None else request.type
+        return self.inner.read(replace(request, type=ty, range=self.source.ranges.get(request.name)))
+
+    def leftovers(self) -> tuple[str, ...]:
+        return self.inner.leftovers()
 
 
 # ---------------------------------------------------------------- files

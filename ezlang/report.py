@@ -221,8 +221,20 @@ def render_run_text(run: RunResult) -> str:
     for role in (Role.SERVER, Role.CLIENT):
         outputs = run.outputs.get(role, ())
         lines.append(f"{role}:")
-        lines += [f"  {out.text} = {value_text(out.value)}" for out in outputs] or ["  (no outputs)"]
+        lines += [f"  {out.text} = {output_text(out)}" for out in outputs] or ["  (no outputs)"]
     return "\n".join(lines) + "\n"
+
+
+def output_text(out: OutputValue) -> str:
+    """An output's value as `value_text` spells it; a decoded fixed-point value is a double and
+    is spelled in full (the shortest text that reads back as it), not as a float32."""
+    return _fixed_text(out.value) if out.type.is_fixed else value_text(out.value)
+
+
+def _fixed_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_fixed_text(v) for v in value) + "]"
+    return repr(value)
 
 
 def value_text(value: Any) -> str:
@@ -248,7 +260,8 @@ def render_run_json(path: str, diagnostics: Iterable[Diagnostic], run: Optional[
 
 
 def _output_json(out: OutputValue) -> dict[str, Any]:
-    return {"name": out.text, "type": str(out.type), "value": _value_json(out.value),
+    value = out.value if out.type.is_fixed else _value_json(out.value)
+    return {"name": out.text, "type": str(out.type), "value": value,
             **_position_json(out.span)}
 
 

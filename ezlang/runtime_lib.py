@@ -172,6 +172,7 @@ SIGNATURES.update(
         "ezrt_mul": (_status, (_session, _u64p, _u64p, _u64p, _size)),
         "ezrt_lt": (_status, (_session, ctypes.c_int, _u64p, _u64p, _u64p, _size)),
         "ezrt_bits": (_status, (_session, _u64p, _u64p, _size)),
+        "ezrt_relu_rescale": (_status, (_session, _uint, _u64p, _u64p, _size)),
     }
 )
 

@@ -2,12 +2,15 @@
 
 A type is a base type, a label (who may see the value) and a rank (number of array
 dimensions; sizes are run-time values and never part of the static type, as in EzPC).
+A fixed-point type is the ring's signed integer with a scale: `fixed<12>_al` checked at
+--bitlen 32 is Type(INT32, AL, scale=12), the integer round(v·2^12) standing for the real v.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Optional
 
 
 class Label(Enum):
@@ -33,6 +36,7 @@ class Base(Enum):
     UINT64 = "uint64"
     FLOAT = "float"
     BOOL = "bool"
+    FIXED = "fixed"  # only as written: the checker makes it the ring's signed integer with a scale
 
     @property
     def is_int(self) -> bool:
@@ -70,12 +74,14 @@ class Role(Enum):
 
 @dataclass(frozen=True)
 class Type:
-    """A checked type: base, label, array rank and const-ness (const only on arrays)."""
+    """A checked type: base, label, array rank, const-ness (const only on arrays) and, for
+    fixed point, the scale (number of fractional bits; None for every other type)."""
 
     base: Base
     label: Label
     rank: int = 0
     const: bool = False
+    scale: Optional[int] = None
 
     @property
     def is_array(self) -> bool:
@@ -85,20 +91,28 @@ class Type:
     def is_public(self) -> bool:
         return self.label is Label.PL
 
+    @property
+    def is_fixed(self) -> bool:
+        return self.scale is not None
+
     def scalar(self) -> "Type":
-        return Type(self.base, self.label)
+        return Type(self.base, self.label, scale=self.scale)
 
     def element(self) -> "Type":
         """The type of `a[i]`: one rank less, const-ness kept for sub-arrays."""
         rank = self.rank - 1
-        return Type(self.base, self.label, rank, self.const and rank > 0)
+        return Type(self.base, self.label, rank, self.const and rank > 0, self.scale)
 
     def relabel(self, label: Label) -> "Type":
-        return Type(self.base, label, self.rank, self.const)
+        return Type(self.base, label, self.rank, self.const, self.scale)
+
+    def rescaled(self, scale: Optional[int]) -> "Type":
+        """The same type at another scale; None gives the plain integer that encodes it."""
+        return Type(self.base, self.label, self.rank, self.const, scale)
 
     def __str__(self) -> str:
-        text = f"{'const ' if self.const else ''}{self.base}_{self.label}"
-        return text + "[]" * self.rank
+        base = f"fixed<{self.scale}>" if self.scale is not None else str(self.base)
+        return f"{'const ' if self.const else ''}{base}_{self.label}" + "[]" * self.rank
 
 
 def default_label(base: Base) -> Label:

@@ -18,7 +18,15 @@ array the loop may write (an indexed assignment, an array passed to a call; writ
 parameter counts as writing every array parameter of the same element type: they may alias). Such an operation has the
 same operands in the batch loop as in iteration v, so the same value. Inner loops are batched
 first; an operation of an inner loop that depends only on an outer loop's variable is batched
-by the outer loop. A right shift is hoisted only if its amount does not mention `v`.
+by the outer loop. A right shift is hoisted only if its amount does not mention `v`. A fused
+ReLU and truncation `(x > 0 ? x : 0) >> s` (ezlang.passes.fused_ops) is one operation of its own
+call kind: its comparison and selection are never hoisted apart from it.
+
+A loop whose last statement `arr[v] = e` computes on scalars the body declared (a network layer:
+`for j { acc = ...; for i { acc = acc + x[i] * w[i][j] }; hidden[j] = (acc > 0 ? acc : 0) >> s }`)
+is first split in two (`_Tail` states when): the body stores those scalars into arrays over the
+iterations (`expand$L$acc`) and ends with `arr[v] = arr[v]`, which fails where the assignment
+failed; a second loop does `arr[v] = e` from the arrays, and its operations are batched like any.
 
 The rewrite of `for v = [lo : hi] { ... e ... }`, names containing `$` (no user name can):
 
@@ -40,7 +48,7 @@ Assumes: a typed program (ezlang.passes.pipeline): every Expr.ty set, implicit c
 explicit, names resolved with EzPC's scopes.
 Guarantees: a typed program with the same outputs and errors as compiled code (see above), in
 which every hoisted operation sits in a batch loop (`batch_loop` recognises them); `for` bounds
-are evaluated once, in order, as before; a loop with nothing to hoist is unchanged.
+are evaluated once, in order, as before; a loop with nothing to hoist or split is unchanged.
 """
 
 from __future__ import annotations
@@ -50,12 +58,15 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterator, Optional
 
+from ezlang.passes.fused_ops import literal, relu_rescale
+from ezlang.semantics import may_raise
 from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp
 from ezlang.types import Base, Label, Type
 
 BATCH_PREFIX = "batch$"
+EXPAND_PREFIX = "expand$"
 _COUNT_SUFFIX = "$count"
 _INT32 = Type(Base.INT32, Label.PL)
 _INT64 = Type(Base.INT64, Label.PL)
@@ -117,6 +128,9 @@ def interactive(node: ast.Expr) -> bool:
 def call_kind(node: ast.Expr) -> Hashable:
     """Which runtime call an interactive operation needs: operations of one kind share one call
     (a shift's amount is part of its kind, as one call has one amount)."""
+    fused = relu_rescale(node)
+    if fused is not None:
+        return ("relu_rescale", fused.shift)
     if isinstance(node, ast.Ternary):
         return ("mul",)
     assert isinstance(node, ast.Binary)
@@ -181,6 +195,9 @@ class _Rewriter:
         facts = _LoopFacts.of(node, self.aliases)
         if node.var in facts.bound:
             return (node,)
+        tail = _Tail.of(node, facts, self.aliases)
+        if tail is not None:
+            return self.split(node, tail)
         bounds = _Bounds(node.span, next(self.names))
         hoister = _Hoister(node.var, facts, bounds, self.names)
         body = tuple(_map_stmt(stmt, hoister.expr) for stmt in node.body)
@@ -188,6 +205,29 @@ class _Rewriter:
             return (node,)
         main = dataclasses.replace(node, lo=bounds.lo_var(), hi=bounds.hi_var(), body=body)
         return (*bounds.prelude(node), *hoister.hoisted(), main)
+
+    def split(self, node: ast.For, tail: "_Tail") -> tuple[ast.Stmt, ...]:
+        """`for v { P; arr[v] = e }` as `for v { P; expand$l[v - lo] = l; ...; arr[v] = arr[v] }`
+        then `for v { arr[v] = e[l := expand$l[v - lo]] }` over bounds evaluated once, each loop
+        then batched. The self-assignment fails where `arr[v] = e` failed (e itself cannot)."""
+        bounds = _Bounds(node.span, next(self.names))
+        span, lo, hi = node.span, bounds.lo_var(), bounds.hi_var()
+        arrays = {name: f"{EXPAND_PREFIX}{bounds.number}${name}" for name in tail.scalars}
+
+        def element(var: ast.Var) -> ast.Index:
+            ty = _typed(var)
+            array = ast.Var(span, arrays[var.name], ty=dataclasses.replace(ty, rank=1))
+            return ast.Index(span, array, bounds.offset(node.var), ty=ty)
+
+        declared = tuple(ast.Decl(span, ast.TypeNode(span, ty.base, ty.label, (bounds.len_var(),), scale=ty.scale),
+                                  arrays[name], span) for name, ty in tail.scalars.items())
+        stores = tuple(ast.Assign(span, element(ast.Var(span, name, ty=ty)), ast.Var(span, name, ty=ty))
+                       for name, ty in tail.scalars.items())
+        probe = ast.Assign(tail.stmt.span, tail.stmt.target, tail.stmt.target)
+        head = dataclasses.replace(node, lo=lo, hi=hi, body=(*node.body[:-1], *stores, probe))
+        value = _replace_vars(tail.stmt.value, lambda var: element(var) if var.name in arrays else var)
+        rest = dataclasses.replace(node, lo=lo, hi=hi, body=(dataclasses.replace(tail.stmt, value=value),))
+        return (*bounds.prelude(node), *declared, *self.loop(head), *self.loop(rest))
 
 
 # ---------------------------------------------------------------- what a loop may change
@@ -226,6 +266,70 @@ def _base(node: ast.Expr) -> str:
     while isinstance(node, (ast.Index, ast.Convert, ast.Subsume)):
         node = node.array if isinstance(node, ast.Index) else node.operand
     return node.name if isinstance(node, ast.Var) else ""
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """The last statement `arr[v] = e` of a loop body, when e has an interactive operation that
+    reads scalars the body declares (`scalars`: name -> type), so that it cannot be hoisted as it
+    stands (the MLP's `hidden[j] = (acc > 0 ? acc : 0) >> s` after an accumulation into `acc`).
+    Moving it into a loop of its own, with those scalars expanded into arrays over the
+    iterations, keeps the outputs and errors when: `arr` (nor what may alias it) is not used by
+    the rest of the body, which has no `return`; e reads nothing but those scalars, `v` and names
+    the loop leaves alone, through operators that cannot fail (so neither can e)."""
+
+    stmt: ast.Assign
+    scalars: dict[str, Type]
+
+    @staticmethod
+    def of(node: ast.For, facts: _LoopFacts, aliases: dict[str, frozenset[str]]) -> Optional["_Tail"]:
+        last, head = node.body[-1] if node.body else None, node.body[:-1]
+        if not head or not isinstance(last, ast.Assign) or not _indexed_by(last.target, node.var):
+            return None
+        if not any(interactive(item) for item in _nodes(last.value) if isinstance(item, (ast.Binary, ast.Ternary))):
+            return None
+        assert isinstance(last.target, ast.Index) and isinstance(last.target.array, ast.Var)
+        target = last.target.array.name
+        if target in facts.bound:  # declared in the body: the second loop would not see it
+            return None
+        untouchable = {target} | aliases.get(target, frozenset())
+        if any(isinstance(item, ast.Return) or (isinstance(item, ast.Var) and item.name in untouchable)
+               for item in _nodes(head)):
+            return None
+        declared = {s.name: ast.declared_type(s.type) for s in head if isinstance(s, ast.Decl) and not s.type.dims}
+        scalars: dict[str, Type] = {}
+        for item in _nodes(last.value):
+            if not _infallible(item):
+                return None
+            if isinstance(item, ast.Var) and item.name in declared:
+                scalars[item.name] = declared[item.name]
+            elif isinstance(item, ast.Var) and item.name != node.var and not facts.invariant(item.name):
+                return None
+        return _Tail(last, scalars) if scalars else None
+
+
+def _indexed_by(target: ast.Expr, var: str) -> bool:
+    """`arr[var]` for an array variable `arr`."""
+    return (isinstance(target, ast.Index) and isinstance(target.array, ast.Var)
+            and isinstance(target.index, ast.Var) and target.index.name == var)
+
+
+def _infallible(node: object) -> bool:
+    """A node of an expression that cannot fail: no index, no call, no `^^`, shifts by
+    non-negative literals only."""
+    if isinstance(node, ast.Binary):
+        if node.op in (BinaryOp.SHL, BinaryOp.SHR, BinaryOp.SHRL):
+            amount = literal(node.right)
+            return amount is not None and amount >= 0
+        return not may_raise(node.op)
+    return isinstance(node, (ast.Unary, ast.Ternary, ast.Convert, ast.Subsume, ast.Var, ast.IntLit, ast.BoolLit,
+                             ast.FloatLit))
+
+
+def _replace_vars(node: ast.Expr, fn: Callable[[ast.Var], ast.Expr]) -> ast.Expr:
+    if isinstance(node, ast.Var):
+        return fn(node)
+    return _map_children(node, lambda child: _replace_vars(child, fn))
 
 
 # ---------------------------------------------------------------- hoisting
@@ -288,14 +392,22 @@ class _Hoister:
     def expr(self, node: ast.Expr) -> ast.Expr:
         if _is_read(node):
             return node
-        node = _map_children(node, self.expr)
+        fused = relu_rescale(node)
+        if fused is not None:
+            # The comparison and the selection inside stay put: the whole is one operation.
+            assert isinstance(node, ast.Binary)
+            node = fused.with_operand(node, self.expr(fused.x))
+        else:
+            node = _map_children(node, self.expr)
         if interactive(node) and self._hoistable(node):
             return self._hoist(node)
         return node
 
     def _hoistable(self, node: ast.Expr) -> bool:
-        operands = list(_children(node))
-        if isinstance(node, ast.Binary) and node.op in _RIGHT_SHIFTS and self._mentions_var(node.right):
+        fused = relu_rescale(node)
+        operands = [fused.x] if fused is not None else list(_children(node))
+        amount = node.right if fused is None and isinstance(node, ast.Binary) and node.op in _RIGHT_SHIFTS else None
+        if amount is not None and self._mentions_var(amount):
             return False  # one call has one amount
         return (all(self._safe(op) and not _pending(op) for op in operands)
                 and any(self._mentions_var(op) for op in operands))

@@ -8,7 +8,8 @@ None after reporting the root cause. A parent of a failed sub-expression reports
 depends on it, so one mistake gives one diagnostic.
 
 Inside `<l1 |> l2> e` the reference neither infers labels nor inserts conversions; `infer=False`
-reproduces that.
+reproduces that. A number literal in a fixed-point context (next to a fixed operand or branch,
+stored into a fixed destination) takes that fixed type here, checked to fit the ring (E0427).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.types import Base, Label, Type
 
+from ezlang.fixed import representable
+from ezlang.passes import check_fixed as fixed
 from ezlang.passes import infer_labels as rules
 from ezlang.passes import type_codes as codes
 from ezlang.passes.check_operators import OperatorChecker
@@ -72,8 +75,31 @@ class ExprChecker:
         """Conversions of an already typed tree are derived again."""
         return self.check(expr.operand, infer)
 
+    def in_context(self, expr: ast.Expr, other: ast.Expr, op: Optional[ast.BinaryOp] = None) -> Optional[ast.Expr]:
+        """`expr` as an operand of `op` (a ternary branch when None) beside `other`: a literal
+        next to a fixed value takes its fixed type; None after reporting that it does not fit."""
+        target = fixed.literal_target(op, expr, other)
+        return expr if target is None else self._typed_literal(expr, target)
+
+    def _typed_literal(self, literal: ast.Expr, target: Type) -> Optional[ast.Expr]:
+        assert isinstance(literal, (ast.IntLit, ast.FloatLit))
+        typed = fixed.as_typed_literal(literal, target)
+        if typed is None:
+            width, scale = target.base.width, target.scale or 0
+            self.diags.error(codes.FIXED_LITERAL_RANGE, f"{quote(literal)} does not fit "
+                             f"{target.scalar().relabel(Label.PL)} in the {width}-bit ring", literal.span,
+                             label=f"{target.scalar()} holds {representable(scale, width)}",
+                             help="use fewer fractional bits (`fixed<8>`) for larger values, or check with "
+                                  "--bitlen 64" if width == 32 else "use fewer fractional bits for larger values")
+        return typed
+
     def flow_into(self, value: ast.Expr, dst: Type, where: Destination) -> Optional[ast.Expr]:
         """`value` converted for storing into `where` of type `dst`, or None after an error."""
+        if dst.is_fixed and not dst.is_array and fixed.is_plain_literal(value):
+            literal = self._typed_literal(value, dst.scalar().relabel(Label.PL))
+            if literal is None:
+                return None
+            value = literal
         converted = self.coerce(value, dst.label)
         if converted is None:
             return None
@@ -81,7 +107,19 @@ class ExprChecker:
         if rules.compatible(converted.ty, dst):
             return fit(converted, dst)
         secondary = (SecondarySpan(where.declared, f"declared {dst} here"),) if where.declared else ()
-        if rules.leaks(converted.ty, dst):
+        if converted.ty.is_fixed and not dst.is_fixed and not dst.is_array and not converted.ty.is_array:
+            self.diags.error(codes.FIXED_TO_INT, f"fixed-point {quote(value)} ({value.ty}) cannot be stored into "
+                             f"{where.describe()} ({dst}): it would lose its fraction", value.span,
+                             label=f"this is {value.ty}", secondary=secondary,
+                             help=f"declare the destination {converted.ty.relabel(dst.label)}; nothing rounds "
+                                  "fixed point to an integer implicitly: compare with a threshold (`x > 0.5`) "
+                                  "to decide on it, or output the fixed value")
+        elif rules.fixed_with_integer(converted.ty, dst):
+            self.diags.error(codes.FIXED_INT_MIX, f"{quote(value)} ({value.ty}) cannot be stored into "
+                             f"{where.describe()} ({dst})", value.span, label=f"this is {value.ty}",
+                             secondary=secondary,
+                             help=f"fixed point takes signed integers of the ring ({dst.base}) and literals")
+        elif rules.leaks(converted.ty, dst):
             self.flow_error(codes.SECRET_TO_PUBLIC, value,
                             f"secret value {quote(value)} ({value.ty}) cannot flow into {where.describe()} ({dst})",
                             "secrets leave only through `output(ROLE, e)`", secondary)
@@ -234,7 +272,7 @@ class ExprChecker:
                              f"{e.dst}>` expects a scalar labelled {e.src}", e.operand.span,
                              label=f"this is {operand.ty}", help=f"write `<{operand.ty.label} |> {e.dst}>`")
             return None
-        return replace(e, operand=operand, ty=Type(operand.ty.base, e.dst))
+        return replace(e, operand=operand, ty=operand.ty.relabel(e.dst))
 
 
 _CHECKS: Mapping[type, Callable[[ExprChecker, Any, bool], Optional[ast.Expr]]] = MappingProxyType({

@@ -4,7 +4,9 @@ binary and unary operators and the ternary.
 Assumes: operands are checked through the owning ExprChecker.
 Guarantees: the operator node with its label decided, its operands converted to that label (and
 to their joined type), and its result type; or None after reporting the root cause. Labels that
-could only be inferred are never reported on when an operand already failed.
+could only be inferred are never reported on when an operand already failed. With a fixed-point
+operand the scales follow ezlang.passes.check_fixed, and a literal next to it takes its type
+before labels are inferred, so it counts as the public fixed constant it stands for.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ezlang.syntax import ast
 from ezlang.syntax.ast import UnaryOp
 from ezlang.types import Base, Label, Type
 
+from ezlang.passes import check_fixed as fixed
 from ezlang.passes import infer_labels as rules
 from ezlang.passes import type_codes as codes
 from ezlang.passes.check_support import (BOOL_BL, BOOL_PL, BOOLEAN, INTEGER, NUMERIC, Kind, fit,
@@ -44,6 +47,9 @@ class OperatorChecker:
             self.diags.error(codes.BINARY_LABEL, f"`{e.op}` cannot be computed under {e.label} in {quote(e)}",
                              e.span, label=f"`{e.op}_{e.label}` does not exist", help=f"available: {allowed}")
             return None
+        if left is None or right is None or not self._fixed_operator(e, left, right):
+            return None
+        left, right = self.exprs.in_context(left, right, e.op), self.exprs.in_context(right, left, e.op)
         if left is None or right is None:
             return None
         label = e.label or self._infer_binary(e, left, right, infer)
@@ -54,6 +60,19 @@ class OperatorChecker:
         if e.op in rules.LOGICAL:
             return self._logical(e, left, right, label, infer)
         return self._arithmetic(e, left, right, label, infer)
+
+    def _fixed_operator(self, e: ast.Binary | ast.Unary, *operands: ast.Expr) -> bool:
+        """Report a fixed-point operand of an operator that fixed point does not have."""
+        if isinstance(e, ast.Binary) and e.op in fixed.FIXED_OPERATORS:
+            return True
+        culprit = next((o for o in operands if fixed.is_fixed(o)), None)
+        if culprit is None:
+            return True
+        self.diags.error(codes.FIXED_OPERATOR, f"{op_text(e)} is not defined on fixed point, but {quote(culprit)} "
+                         f"is {culprit.ty}", e.span, label=f"{op_text(e)} on fixed point",
+                         help="fixed point has `+ - * /` and comparisons; `x * 0.5` halves, `0.0 - x` negates, "
+                              "and bit-level operators need an integer variable holding the encoding")
+        return False
 
     def _infer_binary(self, e: ast.Binary, left: ast.Expr, right: ast.Expr, infer: bool) -> Optional[Label]:
         if not infer:
@@ -99,14 +118,41 @@ class OperatorChecker:
         if not (ok_l and ok_r):
             return None
         assert lhs.ty is not None and rhs.ty is not None and left.ty is not None and right.ty is not None
-        joined = rules.join_types(lhs.ty, rhs.ty)
-        if joined is None:
-            self.diags.error(codes.NO_JOIN, f"`{e.op}` cannot combine {quote(e.left)} ({left.ty}) and "
-                             f"{quote(e.right)} ({right.ty})", e.span, label="operands of different types",
-                             help=join_help(lhs.ty, rhs.ty, "operator"))
+        types = self._operand_types(e.op, lhs.ty, rhs.ty)
+        if types is None:
+            self._join_error(e, left.ty, right.ty, lhs.ty, rhs.ty, "operator")
             return None
-        ty = Type(Base.BOOL, Label.BL if label is Label.FL else label) if e.op in rules.COMPARISONS else joined
-        return replace(e, left=fit(lhs, joined), right=fit(rhs, joined), label=label, ty=ty)
+        left_ty, right_ty, result = types
+        ty = Type(Base.BOOL, Label.BL if label is Label.FL else label) if e.op in rules.COMPARISONS else result
+        return replace(e, left=fit(lhs, left_ty), right=fit(rhs, right_ty), label=label, ty=ty)
+
+    @staticmethod
+    def _operand_types(op: ast.BinaryOp, a: Type, b: Type) -> Optional[tuple[Type, Type, Type]]:
+        if a.is_fixed or b.is_fixed:
+            return fixed.operand_types(op, a, b)
+        joined = rules.join_types(a, b)
+        return None if joined is None else (joined, joined, joined)
+
+    def _join_error(self, e: ast.Binary | ast.Ternary, written_a: Type, written_b: Type, a: Type, b: Type,
+                    construct: str) -> None:
+        parts = (e.left, e.right) if isinstance(e, ast.Binary) else (e.then, e.other)
+        if rules.fixed_with_integer(a, b):
+            integer, written = (parts[1], written_b) if a.is_fixed else (parts[0], written_a)
+            ring = (a if a.is_fixed else b).base
+            self.diags.error(codes.FIXED_INT_MIX, f"{quote(integer)} ({written}) cannot be combined with fixed "
+                             f"point in {quote(e)}", integer.span,
+                             label="unsigned" if not written.base.signed else f"not {ring}, the ring's integer",
+                             help=f"fixed point combines with signed {ring} integers (the ring's) and literals: "
+                                  f"declare the integer {ring}")
+        elif construct == "operator":
+            assert isinstance(e, ast.Binary)
+            self.diags.error(codes.NO_JOIN, f"`{e.op}` cannot combine {quote(e.left)} ({written_a}) and "
+                             f"{quote(e.right)} ({written_b})", e.span, label="operands of different types",
+                             help=join_help(a, b, construct))
+        else:
+            self.diags.error(codes.NO_JOIN, f"the branches {quote(parts[0])} ({written_a}) and {quote(parts[1])} "
+                             f"({written_b}) have incompatible types", e.span, label="branches differ",
+                             help=join_help(a, b, construct))
 
     def _both_wrong_kind(self, e: ast.Binary, left: ast.Expr, right: ast.Expr, kind: Kind) -> bool:
         """One error for `p == q` on two bools, rather than one per operand."""
@@ -153,7 +199,7 @@ class OperatorChecker:
                              e.span, label=f"`{e.op}_{e.label}` does not exist",
                              help=f"use `{e.op}_bl`, or no label")
             return None
-        if operand is None:
+        if operand is None or not self._fixed_operator(e, operand):
             return None
         if e.label is None and not infer:
             self._uninferred(e)
@@ -173,6 +219,9 @@ class OperatorChecker:
         parts = (self.exprs.check(e.cond, infer), self.exprs.check(e.then, infer), self.exprs.check(e.other, infer))
         cond, then, other = parts
         if cond is None or then is None or other is None:
+            return None
+        then, other = self.exprs.in_context(then, other), self.exprs.in_context(other, then)
+        if then is None or other is None:
             return None
         if e.label is None and not infer:
             self._uninferred(e)
@@ -250,11 +299,9 @@ class OperatorChecker:
 
     def _join_branches(self, e: ast.Ternary, cond: ast.Expr, a: ast.Expr, b: ast.Expr, label: Label,
                        then: ast.Expr, other: ast.Expr) -> Optional[ast.Expr]:
-        assert a.ty is not None and b.ty is not None
+        assert a.ty is not None and b.ty is not None and then.ty is not None and other.ty is not None
         joined = rules.join_types(a.ty, b.ty)
         if joined is None:
-            self.diags.error(codes.NO_JOIN, f"the branches {quote(then)} ({then.ty}) and {quote(other)} "
-                             f"({other.ty}) have incompatible types", e.span, label="branches differ",
-                             help=join_help(a.ty, b.ty, "ternary"))
+            self._join_error(e, then.ty, other.ty, a.ty, b.ty, "ternary")
             return None
         return replace(e, cond=cond, then=fit(a, joined), other=fit(b, joined), label=label, ty=joined)

@@ -85,6 +85,8 @@ def kind_help(kind: Kind, ty: Type) -> Optional[str]:
         return "bools are not numbers: for equality of bools write `!(p @ q)`; `p @ q` is their xor"
     if kind is INTEGER and ty.base is Base.FLOAT:
         return "`%`, `^^`, bitwise operators, shifts and indices need integers"
+    if kind is INTEGER and ty.is_fixed:
+        return "fixed-point values are not integers: indices, sizes and loop bounds need integer values"
     if kind is BOOLEAN:
         return "compare explicitly, e.g. `x > 0`"
     return None

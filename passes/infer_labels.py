@@ -7,6 +7,10 @@ programs the reference accepts. Nothing here reports errors; callers decide what
 
 The lattice: pl flows into every secret label; al and bl convert into each other; fl (SecFloat)
 converts to and from nothing but pl. Nothing ever becomes public again.
+
+Fixed point (Type.scale set) joins and converts by scale, never by label: two scales join to the
+larger one, a signed integer of the ring (or a public int32 in a 64-bit ring) joins a fixed
+value at scale 0, and a fixed value never flows into an integer (that would drop its fraction).
 """
 
 from __future__ import annotations
@@ -110,6 +114,8 @@ def join_types(a: Type, b: Type) -> Optional[Type]:
     """The common type of two operands or branches (labels already equal), or None."""
     if a.is_array or b.is_array or a.label is not b.label:
         return None
+    if a.is_fixed or b.is_fixed:
+        return _join_fixed(a, b)
     if a.base is b.base:
         return a.scalar()
     if a.label is Label.PL and (a.base, b.base) in _PUBLIC_WIDENING:
@@ -119,12 +125,48 @@ def join_types(a: Type, b: Type) -> Optional[Type]:
     return None
 
 
+def ring_integer(ty: Type, ring: Base) -> Optional[Type]:
+    """The integer scalar `ty` becomes next to a fixed value of the ring `ring`: itself when it is
+    the ring's signed integer, int64 for a public int32 in a 64-bit ring; None for unsigned or
+    other-width integers and for everything that is not an integer."""
+    if ty.is_array or ty.is_fixed or not ty.base.is_int or not ty.base.signed:
+        return None
+    if ty.base is ring:
+        return ty.scalar()
+    if ty.label is Label.PL and (ty.base, ring) in _PUBLIC_WIDENING:
+        return Type(ring, Label.PL)
+    return None
+
+
+def fixed_with_integer(a: Type, b: Type) -> bool:
+    """Whether one scalar is fixed and the other an integer that cannot join it (unsigned, or of
+    another width than the ring)."""
+    if a.is_fixed == b.is_fixed:
+        return False
+    ring, other = (a.base, b) if a.is_fixed else (b.base, a)
+    return other.base.is_int and not other.is_array and ring_integer(other, ring) is None
+
+
+def _join_fixed(a: Type, b: Type) -> Optional[Type]:
+    ring = a.base if a.is_fixed else b.base
+    scales = []
+    for ty in (a, b):
+        if not ty.is_fixed and ring_integer(ty, ring) is None:
+            return None
+        scales.append(ty.scale or 0)
+    return Type(ring, a.label, scale=max(scales))
+
+
 def compatible(src: Type, dst: Type) -> bool:
     """§4.4: may a value of type `src` be used where `dst` is expected (after label conversion)?"""
     if src.is_array or dst.is_array:
         return (src.base is dst.base and src.label is dst.label and src.rank == dst.rank
-                and not (src.const and not dst.const))
+                and src.scale == dst.scale and not (src.const and not dst.const))
     if src.label is not dst.label:
+        return False
+    if dst.is_fixed:
+        return src.base is dst.base if src.is_fixed else ring_integer(src, dst.base) is not None
+    if src.is_fixed:
         return False
     if src.base is dst.base:
         return True
@@ -143,7 +185,7 @@ def is_numeric(ty: Type) -> bool:
 
 
 def is_integer(ty: Type) -> bool:
-    return not ty.is_array and ty.base.is_int
+    return not ty.is_array and ty.base.is_int and not ty.is_fixed
 
 
 def is_bool(ty: Type) -> bool:

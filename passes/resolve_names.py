@@ -89,7 +89,7 @@ def binding_of(node: Declaration) -> Binding:
         case ast.For():
             return Binding(node.var, BindingKind.LOOP, Type(Base.INT32, Label.PL), node.var_span)
         case ast.GlobalConst():
-            return Binding(node.name, BindingKind.GLOBAL, Type(node.base, Label.PL), node.name_span)
+            return Binding(node.name, BindingKind.GLOBAL, Type(node.base, Label.PL, scale=node.scale), node.name_span)
 
 
 def _param_name_span(param: ast.Param) -> Span:

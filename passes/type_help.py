@@ -21,8 +21,8 @@ def mismatch_help(src: Type, dst: Type) -> str:
     if src.is_array:
         if src.const and not dst.const and src.base is dst.base and src.label is dst.label:
             return "a const array cannot be passed where a non-const array is expected"
-        return ("arrays are passed by reference and never converted: element type, label and number "
-                "of dimensions must match exactly")
+        return ("arrays are passed by reference and never converted: element type, label"
+                + (", scale" if src.is_fixed or dst.is_fixed else "") + " and number of dimensions must match exactly")
     if src.label is not dst.label and src.label.is_secret:
         return label_help(src, dst.label)
     return _scalar_help(src, dst)
@@ -37,7 +37,16 @@ def label_help(src: Type, dst: Label) -> str:
     return f"inside `<l |> l>` nothing is converted automatically: convert explicitly with `<{src.label} |> {dst}>`"
 
 
+def _fixed_help(a: Type, b: Type) -> str:
+    if Base.FLOAT in (a.base, b.base):
+        return ("fixed point and float never convert into each other: write a constant as a real literal "
+                "(`0.75`), which takes the fixed-point type of its context")
+    return "fixed point combines only with fixed point, signed integers of the ring and number literals"
+
+
 def _scalar_help(src: Type, dst: Type) -> str:
+    if src.is_fixed or dst.is_fixed:
+        return _fixed_help(src, dst)
     if not (src.base.is_int and dst.base.is_int):
         return "EzPC has no conversion between bool, integer and float types"
     if src.base.width == dst.base.width:
@@ -58,6 +67,8 @@ def join_help(a: Type, b: Type, construct: str) -> str:
                 f"convert one branch, e.g. `<{a.label} |> {b.label}> x`")
     if a.label is not b.label:
         return f"one side is {a.label} and the other {b.label}: label the operator (`_al` or `_bl`)"
+    if a.is_fixed or b.is_fixed:
+        return _fixed_help(a, b)
     if not (a.base.is_int and b.base.is_int):
         return "EzPC has no conversion between bool, integer and float types"
     if a.base.signed != b.base.signed:

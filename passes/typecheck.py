@@ -94,6 +94,8 @@ class _Checker:
     resolution: Resolution
     bitlen: int
     function: Optional[_Function] = field(default=None)
+    inputs: dict[str, tuple[Type, Span]] = field(default_factory=dict)
+    """The first input of each name: its values are encoded by name, so one name has one type."""
 
     # ------------------------------------------------------------ globals
 
@@ -163,7 +165,7 @@ class _Checker:
 
     def _global_const(self, node: ast.GlobalConst) -> ast.Global:
         value = self.exprs.check(node.value)
-        ty = Type(node.base, Label.PL)
+        ty = Type(node.base, Label.PL, scale=node.scale)
         if value is not None:
             value = self.exprs.flow_into(value, ty, Destination(f"global constant `{node.name}`", node.name_span))
         return replace(node, value=value or node.value)
@@ -188,7 +190,11 @@ class _Checker:
         ty = ast.declared_type(node)
         base, label = ty.base, ty.label
         defaulted = "" if node.label is not None else f" (`{base}` without a label means {base}_{label})"
-        if base is Base.BOOL and label in (Label.AL, Label.FL):
+        if ty.is_fixed and label in (Label.BL, Label.FL):
+            self._type_error(codes.FIXED_LABEL, node, f"fixed point cannot be {codes.label_name(label)}: "
+                             f"{quote(node)}", f"write {ty.relabel(Label.AL).scalar()} for a secret fixed-point "
+                                               f"value or {ty.relabel(Label.PL).scalar()} for a public one")
+        elif base is Base.BOOL and label in (Label.AL, Label.FL):
             self._type_error(codes.BOOL_LABEL, node, f"bool cannot be {codes.label_name(label)}: {quote(node)}",
                              "write bool_bl for a secret bool or bool_pl for a public one")
         elif base is Base.FLOAT and label in (Label.AL, Label.BL):
@@ -346,9 +352,40 @@ class _Checker:
                              f"private value, but its type {quote(node.type)} is public", node.type.span,
                              label="public type", help=f"declare it secret, e.g. {ty.relabel(_default_secret(ty))}; "
                                                        "a public value read by both parties uses `input(ALL, ...)`")
-        else:
-            return replace(node, type=typed_type) if typed_type is not None else None
+        elif typed_type is not None and self._input_range(node, ty) and self._input_type_agrees(node, ty):
+            return replace(node, type=typed_type)
         return None
+
+    def _input_range(self, node: ast.Input, ty: Type) -> bool:
+        """A declared range `[lo, hi]` needs lo ≤ hi and a number type (integer bounds for integers)."""
+        if node.range is None:
+            return True
+        low, high = node.range
+        span = node.range_span or node.span
+        if not ty.base.is_int:
+            problem, help_text = f"{ty.base} inputs take no range", "declare ranges on fixed-point or integer inputs"
+        elif low > high:
+            problem, help_text = f"its lower bound {low} is above its upper bound {high}", f"write [{high}, {low}]"
+        elif not ty.is_fixed and not all(isinstance(b, int) for b in node.range):
+            problem, help_text = f"an {ty.base} input takes integer bounds", "write integer bounds, as in [0, 255]"
+        else:
+            return True
+        self.diags.error(codes.INPUT_RANGE, f"invalid range for input `{node.name}`: {problem}", span,
+                         label="declared range", help=help_text)
+        return False
+
+    def _input_type_agrees(self, node: ast.Input, ty: Type) -> bool:
+        """Input files give values by name and fixed-point values are encoded at their input's
+        scale, so every input of one name must agree on whether, and at which scale, it is fixed."""
+        first = self.inputs.setdefault(node.name, (ty.scalar(), node.type.span))
+        if not (first[0].is_fixed or ty.is_fixed) or first[0].scale == ty.scale:
+            return True
+        self.diags.error(codes.INPUT_SCALE_CONFLICT, f"input `{node.name}` is read as {ty.scalar()} here but as "
+                         f"{first[0]} before", node.type.span, label=f"{ty.scalar()}",
+                         secondary=(SecondarySpan(first[1], f"{first[0]} here"),),
+                         help="its input values are encoded once, by name: give both inputs the same type, "
+                              "or rename one")
+        return False
 
     def _for(self, node: ast.For) -> Optional[ast.Stmt]:
         lo, hi = self.exprs.check(node.lo), self.exprs.check(node.hi)

@@ -1,5 +1,5 @@
 """Every example checks clean and, run in the reference interpreter on its documented inputs,
-gives the outputs its header comment promises."""
+gives the outputs its header comment promises (fixed-point outputs decoded to floats)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from ezlang.inputs import load_inputs
 from ezlang.interp import interpret
+from ezlang.passes.fixed_pipeline import prepare
 from ezlang.passes.pipeline import check_source
 from ezlang.source import SourceFile
 from ezlang.types import Role
@@ -20,6 +21,7 @@ EXPECTED = {
     "dot_product": {Role.SERVER: [], Role.CLIENT: [104]},
     "auction": {Role.SERVER: [5, 355], Role.CLIENT: [5, 355]},
     "random_forest": {Role.SERVER: [], Role.CLIENT: [34]},
+    "two_layer_net": {Role.SERVER: [], Role.CLIENT: [[1.61962890625, 0.00634765625, -0.927490234375, -0.13623046875]]},
 }
 
 
@@ -33,6 +35,7 @@ def test_example_checks_clean_and_gives_documented_outputs(name: str) -> None:
     assert list(result.diagnostics) == []
     inputs = {role: load_inputs(EXAMPLES / "inputs" / f"{name}.{role.value.lower()}.json")
               for role in (Role.SERVER, Role.CLIENT)}
-    run = interpret(result.program, inputs)
+    prepared = prepare(result.program, bitlen=32)
+    run = prepared.run_result(interpret(prepared.program, prepared.inputs(inputs)))
     got = {role: [out.value for out in run.outputs[role]] for role in (Role.SERVER, Role.CLIENT)}
     assert got == EXPECTED[name]

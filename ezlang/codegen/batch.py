@@ -5,9 +5,9 @@ independent interactive operations, one per iteration each. Lowered as a loop it
 rounds per element and operation; here it becomes: a loop that evaluates the operands of every
 element of every operation into buffers, then per call kind (`call_kind`) a loop packing the
 arguments of all its operations side by side, ONE runtime call over them (ezrt_mul, ezrt_lt,
-ezrt_and, ezrt_shr or ezrt_divmod), and a loop of local steps writing the results into the
-batches. Backends without vectorised calls (the cleartext one) get the operand loop and then
-each operation applied element by element through their SecretOps.
+ezrt_and, ezrt_shr, ezrt_relu_rescale or ezrt_divmod), and a loop of local steps writing the
+results into the batches. Backends without vectorised calls (the cleartext one) get the operand
+loop and then each operation applied element by element through their SecretOps.
 
 Errors: a check that fails while the operands are evaluated (an index out of bounds, a negative
 shift amount) does not fail: the batch stops at that element, the elements before it are
@@ -37,6 +37,7 @@ from ezlang.codegen.secure import RUNTIME_FUNCTIONS, SecureSecretOps
 from ezlang.codegen.sites import DimensionSite, RingSite
 from ezlang.interp.exprs import typed
 from ezlang.passes.batch_rounds import BatchLoop, call_kind
+from ezlang.passes.fused_ops import relu_rescale
 from ezlang.semantics import is_shift
 from ezlang.source import Span
 from ezlang.syntax import ast
@@ -105,6 +106,9 @@ def lower_batch(e: "StmtEmitter", node: ast.For, plan: BatchLoop) -> None:
 def _operands(value: ast.Expr) -> tuple[_Operand, ...]:
     """The operands of the batched operation and the type each is evaluated as (as exprs.py does)."""
     ty = typed(value.ty, value)
+    fused = relu_rescale(value)
+    if fused is not None:
+        return (_Operand(fused.x, ty.scalar()),)
     if isinstance(value, ast.Ternary):
         return (_Operand(value.cond, typed(value.cond.ty, value.cond)), _Operand(value.then, ty),
                 _Operand(value.other, ty))
@@ -201,7 +205,10 @@ def _elementwise(e: "StmtEmitter", op: _Op, count: ir.Value) -> None:
 
     def step(k: ir.Value) -> None:
         x = [e.mx.layout.load(e.b, _element(e, buf, k, t), t, "batch.x") for buf, t in zip(op.buffers, types)]
-        if isinstance(value, ast.Ternary):
+        fused = relu_rescale(value)
+        if fused is not None:
+            result = e.mx.secret.relu_rescale(e.b, e.ctx, ty, x[0], fused.shift)
+        elif isinstance(value, ast.Ternary):
             result = e.mx.secret.select(e.b, e.ctx, ty, x[0], x[1], x[2])
         else:
             assert isinstance(value, ast.Binary) and value.label is not None
@@ -222,8 +229,8 @@ _SWAPPED = frozenset({BinaryOp.GT, BinaryOp.LE})
 
 class _Wires:
     """Operations of one call kind on n masked wires each: their arguments packed side by side
-    into one runtime call (ezrt_mul, ezrt_lt, ezrt_and, ezrt_shr or ezrt_divmod), then local steps.
-    Operation m's slot s of element k is at (offset_m + s)·n + k."""
+    into one runtime call (ezrt_mul, ezrt_lt, ezrt_and, ezrt_shr, ezrt_relu_rescale or ezrt_divmod),
+    then local steps. Operation m's slot s of element k is at (offset_m + s)·n + k."""
 
     def __init__(self, e: "StmtEmitter", ops: SecureSecretOps, span: Span):
         self.e, self.ops, self.span = e, ops, span
@@ -267,7 +274,7 @@ class _Wires:
         binary = _binary(op.value)
         if binary.op is BinaryOp.EQ:
             return [(loaded[0], loaded[1]), (loaded[1], loaded[0])]
-        if is_shift(binary.op):
+        if is_shift(binary.op):  # a fused ReLU and truncation too: x is its one operand
             return [(loaded[0], loaded[0])]
         return [(loaded[1], loaded[0])] if binary.op in _SWAPPED else [(loaded[0], loaded[1])]
 
@@ -300,6 +307,8 @@ class _Wires:
             self._call("ezrt_lt", [ir.Constant(I32, int(kind[1])), x, y, z, n])
         elif kind[0] == "divmod":
             self._call("ezrt_divmod", [ir.Constant(I32, int(kind[1])), x, y, z, b.gep(z, [n], source_etype=I64), n])
+        elif kind[0] == "relu_rescale":  # amounts past the width clamped, as SecureSecretOps does
+            self._call("ezrt_relu_rescale", [ir.Constant(I32, min(kind[1], self.ops.bits)), x, z, n])
         else:
             self._call("ezrt_shr", [ir.Constant(I32, int(kind[1])), self._amount(first, n), x, z, n])
 

@@ -25,6 +25,7 @@ from ezlang.codegen.sites import BoundsSite, CallSite, ExternResultSite, RingSit
 from ezlang.interp import BUILTIN_EXTERNS
 from ezlang.interp.exprs import typed
 from ezlang.interp.result import NO_EXTERN_IMPLEMENTATION
+from ezlang.passes.fused_ops import relu_rescale
 from ezlang.semantics import is_shift, to_f32
 from ezlang.source import Span
 from ezlang.syntax import ast
@@ -147,6 +148,10 @@ class ExprEmitter(FunctionBase):
 
     def _shift(self, node: ast.Binary, ty: Type) -> ir.Value:
         assert node.label is not None
+        fused = relu_rescale(node)
+        if fused is not None:  # evaluates x once: it has no calls, so the same value and errors
+            x = self.expr_as(fused.x, ty)
+            return self.mx.secret.relu_rescale(self.b, self.ctx, ty.scalar(), x, fused.shift)
         left, amount = self.expr_as(node.left, ty), self.expr(node.right)
         amount_base = typed(node.right.ty, node.right).base
         if amount_base.signed:

@@ -27,7 +27,7 @@ from llvmlite import ir
 
 from ezlang.codegen import abi, arith
 from ezlang.syntax.ast import BinaryOp, UnaryOp
-from ezlang.types import Label, Type
+from ezlang.types import Base, Label, Type
 
 
 class SecretOps(Protocol):
@@ -58,6 +58,11 @@ class SecretOps(Protocol):
 
     def unary(self, b: ir.IRBuilder, ctx: ir.Value, op: UnaryOp, label: Label, operand: Type,
               x: ir.Value) -> ir.Value:
+        ...
+
+    def relu_rescale(self, b: ir.IRBuilder, ctx: ir.Value, operand: Type, x: ir.Value, shift: int) -> ir.Value:
+        """`(x > 0 ? x : 0) >> shift` for a secret signed `operand` and a literal shift >= 0: the
+        fused form ezlang.passes.fused_ops recognises."""
         ...
 
     def select(self, b: ir.IRBuilder, ctx: ir.Value, ty: Type, cond: ir.Value, then: ir.Value,
@@ -103,6 +108,11 @@ class ClearSecretOps:
     def unary(self, b: ir.IRBuilder, ctx: ir.Value, op: UnaryOp, label: Label, operand: Type,
               x: ir.Value) -> ir.Value:
         return arith.unary(b, op, operand.base, x)
+
+    def relu_rescale(self, b: ir.IRBuilder, ctx: ir.Value, operand: Type, x: ir.Value, shift: int) -> ir.Value:
+        zero = arith.constant(operand.base, 0)
+        rectified = arith.select(b, b.icmp_signed(">", x, zero, name="positive"), x, zero)
+        return arith.shift(b, BinaryOp.SHR, operand.base, rectified, arith.constant(Base.UINT64, shift))
 
     def select(self, b: ir.IRBuilder, ctx: ir.Value, ty: Type, cond: ir.Value, then: ir.Value,
                other: ir.Value) -> ir.Value:

@@ -17,6 +17,7 @@ through the session kept in the context's `runtime` field.
 | secret integer `& | ^` | `ezrt_and`, `ezrt_or`, `ezrt_xor` (bits of both operands, then one product round) |
 | secret integer `~x` | −1 − x (local) |
 | secret `>>`, `>>>` by a public amount | `ezrt_shr` (arithmetic for a signed `>>`, else logical) |
+| `(x > 0 ? x : 0) >> s`, signed x, literal s | `ezrt_relu_rescale` (2 rounds, not 3; `ezlang.passes.fused_ops`) |
 | secret `/`, `%` | `ezrt_divmod` (signed per operand type; the unwanted result is NULL) |
 | al↔bl, signedness | nothing |
 | input / output | the host callback with ring elements, then `ezrt_input` / `ezrt_output` |
@@ -65,6 +66,7 @@ RUNTIME_FUNCTIONS: dict[str, tuple[ir.Type, tuple[ir.Type, ...]]] = {
     "ezrt_or": (I32, (PTR, PTR, PTR, PTR, I64)),
     "ezrt_xor": (I32, (PTR, PTR, PTR, PTR, I64)),
     "ezrt_shr": (I32, (PTR, I32, I32, PTR, PTR, I64)),
+    "ezrt_relu_rescale": (I32, (PTR, I32, PTR, PTR, I64)),
     "ezrt_divmod": (I32, (PTR, I32, PTR, PTR, PTR, PTR, I64)),
 }
 
@@ -230,6 +232,15 @@ class SecureSecretOps:
         # !p = 1 − p on a bool wire, ~x = −1 − x on an integer wire: both local.
         ones = 1 if operand.base is Base.BOOL else self.mask
         return self._ring(b, b.sub(self._public_wire(b, ctx, ir.Constant(I64, ones)), x, name="w.not"))
+
+    def relu_rescale(self, b: ir.IRBuilder, ctx: ir.Value, operand: Type, x: ir.Value, shift: int) -> ir.Value:
+        """One element through ezrt_relu_rescale (2 rounds instead of 3); amounts past the width
+        are clamped to it, where the runtime gives 0, so that the i32 parameter cannot wrap."""
+        scratch = self._scratch_of(b)
+        self._put(b, scratch, 0, x)
+        self._call(b, "ezrt_relu_rescale", [self._session(b, ctx), ir.Constant(I32, min(shift, self.bits)),
+                                            self._slot(b, scratch, 0), self._slot(b, scratch, 4), ir.Constant(I64, 1)])
+        return b.load(self._slot(b, scratch, 4), typ=I64, name="w.relu")
 
     def select(self, b: ir.IRBuilder, ctx: ir.Value, ty: Type, cond: ir.Value, then: ir.Value,
                other: ir.Value) -> ir.Value:

@@ -24,8 +24,9 @@ from ezlang.codegen.secure import check_supported
 from ezlang.diagnostics import CompileError, Diagnostic
 from ezlang.inputs import InputError, load_inputs
 from ezlang.interp.result import OutputValue
+from ezlang.passes.fixed_pipeline import prepare
 from ezlang.passes.pipeline import check_source
-from ezlang.report import FileReport, render_diagnostics, value_text
+from ezlang.report import FileReport, output_text, render_diagnostics
 from ezlang.run.connect import ROLE_NUMBERS, Endpoints, parse_address
 from ezlang.run.local import run_local
 from ezlang.run.program import compile_secure
@@ -75,16 +76,19 @@ def _check_flags(args: Namespace) -> None:
 
 def _role(source: SourceFile, args: Namespace) -> Report:
     started = time.perf_counter()
-    checked = check_source(source, bitlen=args.bitlen)
+    checked = check_source(source, bitlen=args.bitlen, scale=args.scale)
     diagnostics = tuple(checked.diagnostics)
     if checked.program is None:
         return Report(EXIT_ERRORS, _render(source, diagnostics))
+    prepared = prepare(checked.program, bitlen=args.bitlen)
+    diagnostics += prepared.diagnostics
     try:
-        program = compile_secure(checked.program, args.bitlen, ObjectCache())
+        program = compile_secure(prepared.program, args.bitlen, ObjectCache())
     except CompileError as error:
         return Report(EXIT_ERRORS, _render(source, diagnostics + tuple(error.diagnostics)))
     try:
-        config = RoleConfig(ROLE_NUMBERS[args.role], _endpoints(args), _inputs(args), int(args.timeout * 1000))
+        config = RoleConfig(ROLE_NUMBERS[args.role], _endpoints(args), prepared.inputs(_inputs(args)),
+                            int(args.timeout * 1000))
     except InputError as error:
         return Report(EXIT_ERRORS, _render(source, diagnostics + (error.diagnostic,)))
     try:
@@ -94,7 +98,7 @@ def _role(source: SourceFile, args: Namespace) -> Report:
         return Report(EXIT_ERRORS, _join(_render(source, shown), f"ezlang run: {failure}"))
     stats = render_stats([outcome.stats]) if args.stats else ""
     party = _PARTIES.get(args.role)
-    outputs = "" if party is None else party_text(party, outcome.outputs)
+    outputs = "" if party is None else party_text(party, prepared.outputs(outcome.outputs))
     return Report(EXIT_OK, _join(_render(source, diagnostics + outcome.warnings), stats), outputs,
                   json.dumps(outcome.stats.to_json()))
 
@@ -115,7 +119,7 @@ def _inputs(args: Namespace) -> dict:
 
 def party_text(party: Role, outputs: Iterable[OutputValue]) -> str:
     """One party's section of `ezlang interpret`'s text output."""
-    lines = [f"  {out.text} = {value_text(out.value)}" for out in outputs] or ["  (no outputs)"]
+    lines = [f"  {out.text} = {output_text(out)}" for out in outputs] or ["  (no outputs)"]
     return "\n".join([f"{party}:", *lines]) + "\n"
 
 
@@ -123,16 +127,16 @@ def party_text(party: Role, outputs: Iterable[OutputValue]) -> str:
 
 
 def _local(source: SourceFile, args: Namespace) -> Report:
-    checked = check_source(source, bitlen=args.bitlen)
+    checked = check_source(source, bitlen=args.bitlen, scale=args.scale)
     diagnostics = tuple(checked.diagnostics)
     if checked.program is None:
         return Report(EXIT_ERRORS, _render(source, diagnostics))
     try:
-        check_supported(checked.program)
+        check_supported(prepare(checked.program, bitlen=args.bitlen).program)
     except CompileError as error:
         return Report(EXIT_ERRORS, _render(source, diagnostics + tuple(error.diagnostics)))
     run = run_local(args.file, {"server": args.server_inputs, "client": args.client_inputs}, args.public_inputs,
-                    args.bitlen, args.timeout)
+                    args.bitlen, args.timeout, scale=args.scale)
     if not run.ok:
         first = run.role(run.first_failure or "server")
         others = [f"[{r.role}] {r.stderr.strip()}" for r in run.roles if r is not first and r.stderr.strip()]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ezlang.passes.pipeline import DEFAULT_SCALE
 from ezlang.run.role import RoleStats
 
 ROLES = ("server", "dealer", "client")
@@ -61,10 +62,11 @@ def free_port() -> int:
 
 
 def role_arguments(program: str, inputs: dict[str, Optional[str]], public: Optional[str], bitlen: int,
-                   timeout: float) -> dict[str, list[str]]:
+                   timeout: float, scale: int = DEFAULT_SCALE) -> dict[str, list[str]]:
     """The command line of each role (after `ezlang run PROGRAM`)."""
     server, dealer = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    common = ["--bitlen", str(bitlen), "--timeout", str(timeout)] + (["--public-inputs", public] if public else [])
+    common = ["--bitlen", str(bitlen), "--scale", str(scale), "--timeout", str(timeout)] + \
+        (["--public-inputs", public] if public else [])
     args = {"server": ["--listen", server], "dealer": ["--listen", dealer, "--connect", server],
             "client": ["--connect", server, "--dealer", dealer]}
     for role in ROLES:
@@ -75,11 +77,11 @@ def role_arguments(program: str, inputs: dict[str, Optional[str]], public: Optio
 
 
 def run_local(program: str, inputs: dict[str, Optional[str]], public: Optional[str], bitlen: int,
-              timeout: float = 10.0) -> LocalRun:
+              timeout: float = 10.0, *, scale: int = DEFAULT_SCALE) -> LocalRun:
     with tempfile.TemporaryDirectory(prefix="ezlang-run-") as scratch:
         folder = Path(scratch)
         processes = {}
-        for role, args in role_arguments(program, inputs, public, bitlen, timeout).items():
+        for role, args in role_arguments(program, inputs, public, bitlen, timeout, scale).items():
             args += ["--outputs", str(folder / f"{role}.out"), "--stats-json", str(folder / f"{role}.json")]
             stderr = open(folder / f"{role}.err", "w", encoding="utf-8")
             processes[role] = subprocess.Popen([sys.executable, "-m", "ezlang", "run", *args],

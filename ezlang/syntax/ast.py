@@ -55,19 +55,24 @@ class UnaryOp(Enum):
 
 @dataclass(frozen=True)
 class TypeNode:
-    """A type as written: `const int32_al[n][m]`; label None when omitted."""
+    """A type as written: `const int32_al[n][m]`; label None when omitted.
+
+    `fixed<s>` parses to base FIXED with scale s (None for plain `fixed`); the checker
+    (ezlang.passes.fixed_types) rewrites it to the ring's signed integer with the scale decided,
+    and the lowering (ezlang.passes.scales) drops the scale again."""
 
     span: Span
     base: Base
     label: Optional[Label]
     dims: tuple["Expr", ...] = ()
     const: bool = False
+    scale: Optional[int] = None
 
 
 def declared_type(node: TypeNode) -> Type:
     """The checked type a written type stands for, with EzPC's default label when omitted."""
     label = node.label if node.label is not None else default_label(node.base)
-    return Type(node.base, label, len(node.dims), node.const)
+    return Type(node.base, label, len(node.dims), node.const, node.scale)
 
 
 # ---------------------------------------------------------------- expressions
@@ -242,13 +247,18 @@ class Return:
 
 @dataclass(frozen=True)
 class Input:
-    """`input(role, name, type)`: declares `name` and fills it from `role`'s input."""
+    """`input(role, name, type)`: declares `name` and fills it from `role`'s input.
+
+    `input(role, name, type, [lo, hi])` also declares that every value lies in [lo, hi]: values
+    outside are input errors, so range analysis may rely on the bounds."""
 
     span: Span
     role: Role
     name: str
     name_span: Span
     type: TypeNode
+    range: Optional[tuple[float, float]] = None
+    range_span: Optional[Span] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -331,13 +341,14 @@ class Extern:
 
 @dataclass(frozen=True)
 class GlobalConst:
-    """`int32 N = 10;` at top level: always public, never assignable."""
+    """`int32 N = 10;` at top level: always public, never assignable; `scale` as in TypeNode."""
 
     span: Span
     base: Base
     name: str
     name_span: Span
     value: Expr
+    scale: Optional[int] = None
 
 
 Global = Union[FunDef, Extern, GlobalConst]

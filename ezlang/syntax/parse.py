@@ -20,10 +20,12 @@ from typing import Any, Callable, Optional
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from ezlang.diagnostics import CompileError, Diagnostics
+from ezlang.diagnostics import CompileError, Diagnostics, register
 from ezlang.source import SourceFile, Span
 from ezlang.syntax import ast
 from ezlang.types import Base, Label, Role
+
+BAD_FIXED_NUMBER = register("E0106", "invalid fixed-point scale or input range bound")
 
 _COMMENT_DELIMITER = re.compile(r"\(\*|\*\)")
 _NOT_NEWLINE = re.compile(r"[^\r\n]")
@@ -121,7 +123,7 @@ def _hint_for(text: str, token: Token, expected: set[str]) -> Optional[str]:
     """How to fix the common mistakes, from the offending token and its neighbourhood."""
     pos = token.start_pos or 0
     previous = _previous_token(text, pos)
-    if str(token) == "_" and re.search(r"\b(u?int(32|64)|float|bool)\s*$", text[:pos]):
+    if str(token) == "_" and re.search(r"\b(u?int(32|64)|float|bool|fixed(<[0-9]+>)?)\s*$", text[:pos]):
         return "a global constant is always public and takes no label: write `int32 N = 10;`"
     if str(token) == "_" and previous.isalnum():
         return "names cannot contain `_`; `_` only introduces a label, as in `int32_al` or `+_bl`"
@@ -178,6 +180,12 @@ def _syntax_error(source: SourceFile, text: str, exc: UnexpectedInput) -> Diagno
                 Span(source, start, max(start + 1, token.end_pos or start + 1)),
                 label=f"expected {listed}", help=_hint_for(text, token, expected_names))
     return diags
+
+
+def _fixed_number_error(span: Span, message: str, help_text: str) -> CompileError:
+    diags = Diagnostics()
+    diags.error(BAD_FIXED_NUMBER, message, span, label="not allowed here", help=help_text)
+    return CompileError(diags)
 
 
 def _literal_error(span: Span, digits: str, base: Base, negative: bool) -> CompileError:
@@ -259,6 +267,14 @@ def _split(children: list[Any], kind: type) -> tuple[list[Any], list[Any]]:
     return hits, rest
 
 
+@dataclass(frozen=True)
+class _BaseType:
+    """A base type as written; `scale` only for `fixed<s>`."""
+
+    base: Base
+    scale: Optional[int] = None
+
+
 class _Qualifier(str):
     """`partition`, `inline` or `unroll`."""
 
@@ -292,7 +308,7 @@ class _ToAst(Transformer):
     @_rule
     def global_const(self, span, children):
         base, name, value = children
-        return ast.GlobalConst(span, base.value, str(name), _tok(self.source, name), value)
+        return ast.GlobalConst(span, base.value.base, str(name), _tok(self.source, name), value, base.value.scale)
 
     @_rule
     def params(self, span, children):
@@ -311,12 +327,14 @@ class _ToAst(Transformer):
     @_rule
     def type(self, span, children):
         labels, (base, *dims) = _split(children, Label)
-        return ast.TypeNode(span, base.value, labels[0] if labels else None, tuple(d.value for d in dims))
+        return ast.TypeNode(span, base.value.base, labels[0] if labels else None, tuple(d.value for d in dims),
+                            scale=base.value.scale)
 
     @_rule
     def const_type(self, span, children):
         labels, (_const, base, *dims) = _split(children, Label)
-        return ast.TypeNode(span, base.value, labels[0] if labels else None, tuple(d.value for d in dims), True)
+        return ast.TypeNode(span, base.value.base, labels[0] if labels else None, tuple(d.value for d in dims), True,
+                            base.value.scale)
 
     @_rule
     def label_suffix(self, span, children):
@@ -328,7 +346,15 @@ class _ToAst(Transformer):
 
     @_rule
     def basetype(self, span, children):
-        return _Positioned(Base(str(children[0])), span.start, span.end)
+        numbers = [c for c in children if c.type == "NUMBER"]
+        scale = self._scale(numbers[0]) if numbers else None
+        return _Positioned(_BaseType(Base(str(children[0])), scale), span.start, span.end)
+
+    def _scale(self, token: Token) -> int:
+        if not token.isdigit():
+            raise _fixed_number_error(_tok(self.source, token), f"`{token}` is not a fixed-point scale",
+                                      "the scale counts fractional bits: a whole number, as in `fixed<12>`")
+        return int(token)
 
     @_rule
     def label(self, span, children):
@@ -383,8 +409,26 @@ class _ToAst(Transformer):
 
     @_rule
     def input_stmt(self, span, children):
-        role, name, type_ = children
-        return ast.Input(span, role.value, str(name), _tok(self.source, name), type_)
+        role, name, type_, *bounds = children
+        if not bounds:
+            return ast.Input(span, role.value, str(name), _tok(self.source, name), type_)
+        declared = bounds[0]
+        return ast.Input(span, role.value, str(name), _tok(self.source, name), type_, declared.value,
+                         Span(self.source, declared.start, declared.end))
+
+    @_rule
+    def input_range(self, span, children):
+        low, high = children
+        return _Positioned((low, high), span.start, span.end)
+
+    @_rule
+    def range_bound(self, span, children):
+        text = str(children[-1])
+        if text.rstrip("uL") != text:
+            raise _fixed_number_error(span, f"`{span.text}` cannot bound an input range",
+                                      "range bounds are plain numbers such as `-1.0` or `255`, without suffix")
+        value = float(text) if "." in text else int(text)
+        return -value if len(children) == 2 else value
 
     @_rule
     def output_stmt(self, span, children):

@@ -1,4 +1,6 @@
-"""Fixed-point rewrite rules as data (`*.rules`), their loader, z3 semantics and prover.
+"""Fixed-point rewrite rules as data (`*.rules`), their loader, z3 semantics, prover and proof
+certificate.
 
-The rewrite engine only ever sees `Rule` objects whose proof obligations `prove` discharged.
+The rewrite engine (ezlang.passes.rewrite) only ever applies `Rule` objects whose current text the
+certificate records as proved by `prove` (`ezlang verify-rules --write-certificate`).
 """

@@ -282,26 +282,28 @@ class _Build(Transformer[Token, Any]):
 
 
 def _vars_of(exprs: Iterable[Expr]) -> list[str]:
-    return [name for expr in exprs for name, _span in _var_spans(expr)]
+    return [name for expr in exprs for name, _span in var_refs(expr)]
 
 
 def _params_of(exprs: Iterable[Expr]) -> list[tuple[str, Span]]:
-    return [found for expr in exprs for found in _walk_refs(expr)]
+    return [found for expr in exprs for found in param_refs(expr)]
 
 
-def _walk_refs(expr: Expr) -> list[tuple[str, Span]]:
+def param_refs(expr: Expr) -> list[tuple[str, Span]]:
+    """Every parameter `expr` names, with where."""
     if isinstance(expr, Arith):
-        return _walk_refs(expr.left) + _walk_refs(expr.right)
+        return param_refs(expr.left) + param_refs(expr.right)
     if isinstance(expr, Neg):
-        return _walk_refs(expr.operand)
+        return param_refs(expr.operand)
     return [(expr.name, expr.span)] if isinstance(expr, ParamRef) else []
 
 
-def _var_spans(expr: Expr) -> list[tuple[str, Span]]:
+def var_refs(expr: Expr) -> list[tuple[str, Span]]:
+    """Every rule variable (`%x`) `expr` names, with where."""
     if isinstance(expr, Arith):
-        return _var_spans(expr.left) + _var_spans(expr.right)
+        return var_refs(expr.left) + var_refs(expr.right)
     if isinstance(expr, Neg):
-        return _var_spans(expr.operand)
+        return var_refs(expr.operand)
     return [(expr.name, expr.span)] if isinstance(expr, VarRef) else []
 
 
@@ -351,11 +353,11 @@ def _check_defs(insts: tuple[Inst, ...], inputs: set[str], field: str) -> None:
 def _check_known(exprs: Iterable[Expr], variables: set[str], field: str,
                  params: set[str] | None = None) -> None:
     for expr in exprs:
-        for name, span in _var_spans(expr):
+        for name, span in var_refs(expr):
             if name not in variables:
                 raise _fail(span, f"{name} is not available in `{field}`",
                             "only inputs of `from` and earlier definitions can be read")
         if params is not None:
-            for name, span in _walk_refs(expr):
+            for name, span in param_refs(expr):
                 if name not in params:
                     raise _fail(span, f"parameter `{name}` used before it is declared")

@@ -391,6 +391,16 @@ ezrt_status ezrt_lt(ezrt_session *s, int is_signed, const uint64_t *x, const uin
  * CLIENT) plus 2 * bits values of bits bits to CLIENT. */
 ezrt_status ezrt_bits(ezrt_session *s, const uint64_t *x, uint64_t *bits, size_t n);
 
+/* z = relu(x) >> shift = [x > 0] * (x >> shift) for signed x (two's complement of bits) and the
+ * exact arithmetic shift: bit for bit the value of (x > 0 ? x : 0) >> shift (protocols.md
+ * §5.8). 2 rounds: n * (bits + 1) bits each way (the comparison's bit and the shift travel
+ * together), then n * bits bits each way (one product); dealer: per element one DCF key of
+ * (bits - 1, 1) and, for shift > 0, one of (shift, bits) (correction words to SERVER, whole keys
+ * to CLIENT) plus 5 bits-bit values and 1 bit to CLIENT. shift >= bits gives 0: local, no
+ * randomness. */
+ezrt_status ezrt_relu_rescale(ezrt_session *s, unsigned shift, const uint64_t *x, uint64_t *z,
+                              size_t n);
+
 /* ---- bitwise operators, right shifts, division (proto_bitwise.c, proto_div.c) ------------- */
 
 /* Composite protocols made of ezrt_bits, ezrt_mul and ezrt_lt calls plus local steps, with the

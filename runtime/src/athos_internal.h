@@ -47,10 +47,9 @@ ezrt_status ezrt_athos_matmul_jobs(ezrt_session *s, const char *op,
                                    const ezrt_athos_matmul_job *jobs, size_t count);
 
 /* out[e] = x[e] >> sf (arithmetic, sf >= bits as bits - 1) if floor == 0, else
- * x[e] & -(2^sf) (0 for sf >= bits); sign[e], if not NULL, receives the sign bit wire. One
- * ezrt_bits call: 1 round. out may be x. */
-ezrt_status ezrt_athos_shift(ezrt_session *s, const uint64_t *x, uint64_t *out, uint64_t *sign,
-                             size_t n, size_t sf, int floor);
+ * x[e] & -(2^sf) (0 for sf >= bits). One ezrt_bits call: 1 round. out may be x. */
+ezrt_status ezrt_athos_shift(ezrt_session *s, const uint64_t *x, uint64_t *out, size_t n,
+                             size_t sf, int floor);
 
 /* Signed maximum of each of rows rows of cols >= 1 wires (vals, row-major; overwritten), by a
  * tournament: per level one comparison and one selection call (2 rounds), ceil(log2 cols)

@@ -1,14 +1,13 @@
 /* Shifts and rectification of the Athos library: ScaleUp (local), ScaleDown and Floor (exact,
- * from the bits of each wire: 1 round), Relu (a signed comparison with 0 or the sign bit, then
- * one multiplication: 2 rounds). A shift of masked wires is not local, because the carry of
+ * from the bits of each wire: 1 round), Relu (ezrt_relu_rescale, with or without its
+ * truncation: 2 rounds). A shift of masked wires is not local, because the carry of
  * x^ - r into the kept bits is unknown; ezrt_bits gives every bit of x as a wire, and any
  * combination of them with public coefficients is local on all three roles. */
-#include <string.h>
 
 #include "athos_internal.h"
 
-ezrt_status ezrt_athos_shift(ezrt_session *s, const uint64_t *x, uint64_t *out, uint64_t *sign,
-                             size_t n, size_t sf, int floor)
+ezrt_status ezrt_athos_shift(ezrt_session *s, const uint64_t *x, uint64_t *out, size_t n,
+                             size_t sf, int floor)
 {
     unsigned w = s->bits;
     uint64_t *bw = ezrt_sess_alloc(n, (size_t)w * sizeof *bw);
@@ -30,8 +29,6 @@ ezrt_status ezrt_athos_shift(ezrt_session *s, const uint64_t *x, uint64_t *out, 
             v -= top * b[w - 1];
         }
         out[e] = v & s->mask;
-        if (sign != NULL)
-            sign[e] = b[w - 1];
     }
     ezrt_sess_free(bw, n * w * sizeof *bw);
     return st;
@@ -44,33 +41,6 @@ static ezrt_status shift_size(ezrt_athos_args *g, int64_t sf, size_t *out)
                                  (long long)sf);
     *out = (size_t)sf;
     return EZRT_OK;
-}
-
-/* max(x, 0) >> sf = max(x >> sf, 0): shift (which yields the sign bit), then t - t * sign. */
-static ezrt_status relu_shifted(ezrt_session *s, const uint64_t *x, uint64_t *z, uint64_t *tmp,
-                                size_t n, size_t sf)
-{
-    uint64_t *sign = tmp, *prod = tmp + n;
-    ezrt_status st = ezrt_athos_shift(s, x, z, sign, n, sf, 0);
-    if (st == EZRT_OK)
-        st = ezrt_mul(s, z, sign, prod, n);
-    for (size_t e = 0; e < n && st == EZRT_OK; e++)
-        z[e] = (z[e] - prod[e]) & s->mask;
-    return st;
-}
-
-/* max(x, 0) = x - x * [x < 0]; 0 is the wire 0 on every role (value 0, mask 0). */
-static ezrt_status relu_plain(ezrt_session *s, const uint64_t *x, uint64_t *z, uint64_t *tmp,
-                              size_t n)
-{
-    uint64_t *zero = tmp, *neg = tmp + n;
-    memset(zero, 0, n * sizeof *zero);
-    ezrt_status st = ezrt_lt(s, 1, x, zero, neg, n);
-    if (st == EZRT_OK)
-        st = ezrt_mul(s, x, neg, z, n);
-    for (size_t e = 0; e < n && st == EZRT_OK; e++)
-        z[e] = (x[e] - z[e]) & s->mask;
-    return st;
 }
 
 ezrt_status ezrt_athos_relu(ezrt_session *s, int64_t s1, const uint64_t *inp, size_t inp_len,
@@ -86,16 +56,9 @@ ezrt_status ezrt_athos_relu(ezrt_session *s, int64_t s1, const uint64_t *inp, si
         shift_size(&g, sf, &shift);
     if (g.st != EZRT_OK || n == 0)
         return g.st;
-    uint64_t *tmp = ezrt_sess_alloc(n, 3 * sizeof *tmp);
-    if (tmp == NULL)
-        return ezrt_sess_fail(s, g.op, EZRT_ENOMEM, NULL);
-    uint64_t *z = tmp + 2 * n;
-    ezrt_status st = shift > 0 ? relu_shifted(s, inp, z, tmp, n, shift)
-                               : relu_plain(s, inp, z, tmp, n);
-    if (st == EZRT_OK)
-        memcpy(out, z, n * sizeof *out);
-    ezrt_sess_free(tmp, 3 * n * sizeof *tmp);
-    return st;
+    /* max(x, 0) >> sf is the fused protocol's relu(x) >> sf; any sf >= bits gives 0 alike. */
+    unsigned amount = shift < s->bits ? (unsigned)shift : s->bits;
+    return ezrt_relu_rescale(s, amount, inp, out, n);
 }
 
 ezrt_status ezrt_athos_floor(ezrt_session *s, int64_t s1, const uint64_t *inp, size_t inp_len,
@@ -116,7 +79,7 @@ ezrt_status ezrt_athos_floor(ezrt_session *s, int64_t s1, const uint64_t *inp, s
             out[e] = shift == 0 ? inp[e] & s->mask : 0;
         return EZRT_OK;
     }
-    return ezrt_athos_shift(s, inp, out, NULL, n, shift, 1);
+    return ezrt_athos_shift(s, inp, out, n, shift, 1);
 }
 
 ezrt_status ezrt_athos_scale_up(ezrt_session *s, int64_t s1, uint64_t *arr, size_t arr_len,
@@ -148,5 +111,5 @@ ezrt_status ezrt_athos_scale_down(ezrt_session *s, int64_t s1, uint64_t *arr, si
     shift_size(&g, sf, &shift);
     if (g.st != EZRT_OK || n == 0 || shift == 0)
         return g.st;
-    return ezrt_athos_shift(s, arr, arr, NULL, n, shift, 0);
+    return ezrt_athos_shift(s, arr, arr, n, shift, 0);
 }

@@ -60,7 +60,7 @@ static ezrt_status deal_chunk(ezrt_session *s, const uint64_t *r, uint64_t *out,
             alphas[e] = low_bits(r[e], i);
             betas[e] = (1 - 2 * ((r[e] >> i) & 1)) & s->mask;
         }
-        st = ezrt_sess_deal_keys(s, OP, i, alphas, betas, c->cnt, srv, cli);
+        st = ezrt_sess_deal_keys(s, OP, i, s->bits, alphas, betas, c->cnt, srv, cli);
         srv += c->cnt * (ezrt_dcf_key_size(i, s->bits) - EZRT_SEED_BYTES);
         cli += c->cnt * ezrt_dcf_key_size(i, s->bits);
     }
@@ -100,7 +100,7 @@ static ezrt_status eval_keys(ezrt_session *s, const uint64_t *x, const chunk_pla
         size_t key = ezrt_dcf_key_size(i, s->bits);
         const uint8_t *these = msg;
         if (server) {
-            st = ezrt_sess_server_keys(s, OP, i, c->cnt, msg, keys);
+            st = ezrt_sess_server_keys(s, OP, i, s->bits, c->cnt, msg, keys);
             these = keys;
         }
         msg += c->cnt * (server ? key - EZRT_SEED_BYTES : key);

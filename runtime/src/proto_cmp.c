@@ -48,7 +48,8 @@ static ezrt_status deal_chunk(ezrt_session *s, const uint64_t *x, const uint64_t
     }
     for (size_t k = 0; k < c->keys; k++)
         betas[k] = 1;
-    ezrt_status st = ezrt_sess_deal_keys(s, OP, s->bits, alphas, betas, c->keys, srv, cli);
+    ezrt_status st =
+        ezrt_sess_deal_keys(s, OP, s->bits, s->bits, alphas, betas, c->keys, srv, cli);
     uint64_t *sh = betas, *r_out = betas + c->cnt;
     if (st == EZRT_OK)
         st = ezrt_sess_draw(s, OP, &s->seeded[0], sh, c->cnt);
@@ -77,7 +78,7 @@ static ezrt_status party_chunk(ezrt_session *s, const uint64_t *x, const uint64_
     uint64_t *points = tmp, *w = tmp + c->keys, *sh = tmp + 2 * c->keys;
     ezrt_status st = ezrt_sess_recv_bytes(s, OP, s->dealer, msg, server ? c->srv_len : c->cli_len);
     if (st == EZRT_OK && server)
-        st = ezrt_sess_server_keys(s, OP, s->bits, c->keys, msg, keys);
+        st = ezrt_sess_server_keys(s, OP, s->bits, s->bits, c->keys, msg, keys);
     if (st == EZRT_OK && server)
         st = ezrt_sess_draw(s, OP, &s->seeded[0], sh, c->cnt);
     if (st == EZRT_OK && !server) {

@@ -9,10 +9,10 @@
 #include "session_private.h"
 
 ezrt_status ezrt_sess_deal_keys(ezrt_session *s, const char *op, unsigned n_in,
-                                const uint64_t *alphas, const uint64_t *betas, size_t count,
-                                uint8_t *srv, uint8_t *cli)
+                                unsigned m_out, const uint64_t *alphas, const uint64_t *betas,
+                                size_t count, uint8_t *srv, uint8_t *cli)
 {
-    size_t key = ezrt_dcf_key_size(n_in, s->bits);
+    size_t key = ezrt_dcf_key_size(n_in, m_out);
     size_t cw = key - EZRT_SEED_BYTES;
     uint8_t *roots0 = ezrt_sess_alloc(count, EZRT_SEED_BYTES);
     uint8_t *roots1 = ezrt_sess_alloc(count, EZRT_SEED_BYTES);
@@ -23,7 +23,7 @@ ezrt_status ezrt_sess_deal_keys(ezrt_session *s, const char *op, unsigned n_in,
         if (st == EZRT_OK)
             st = ezrt_sess_draw_bytes(s, op, &s->own, roots1, count * EZRT_SEED_BYTES);
         if (st == EZRT_OK)
-            st = ezrt_dcf_gen_roots(n_in, s->bits, alphas, betas, count, roots0, roots1, keys0,
+            st = ezrt_dcf_gen_roots(n_in, m_out, alphas, betas, count, roots0, roots1, keys0,
                                     cli, count * key);
     }
     for (size_t k = 0; k < count && st == EZRT_OK; k++)
@@ -36,10 +36,11 @@ ezrt_status ezrt_sess_deal_keys(ezrt_session *s, const char *op, unsigned n_in,
     return st;
 }
 
-ezrt_status ezrt_sess_server_keys(ezrt_session *s, const char *op, unsigned n_in, size_t count,
-                                  const uint8_t *cw, uint8_t *keys)
+ezrt_status ezrt_sess_server_keys(ezrt_session *s, const char *op, unsigned n_in,
+                                  unsigned m_out, size_t count, const uint8_t *cw,
+                                  uint8_t *keys)
 {
-    size_t key = ezrt_dcf_key_size(n_in, s->bits);
+    size_t key = ezrt_dcf_key_size(n_in, m_out);
     size_t cw_len = key - EZRT_SEED_BYTES;
     uint8_t *roots = ezrt_sess_alloc(count, EZRT_SEED_BYTES);
     if (roots == NULL)

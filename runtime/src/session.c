@@ -245,28 +245,50 @@ ezrt_status ezrt_sess_recv_values(ezrt_session *s, const char *op, ezrt_channel 
     return st;
 }
 
-ezrt_status ezrt_sess_open_sum(ezrt_session *s, const char *op, uint64_t *mine, uint64_t *out,
-                               size_t count)
+ezrt_status ezrt_sess_exchange(ezrt_session *s, const char *op, const uint8_t *mine,
+                               uint8_t *theirs, size_t len)
 {
-    uint64_t *theirs = ezrt_sess_alloc(count, sizeof *theirs);
-    if (theirs == NULL)
-        return ezrt_sess_fail(s, op, EZRT_ENOMEM, NULL);
     /* Both parties send, then receive: one round. But while both write, neither reads, so a
      * payload larger than the sockets can buffer would stall both writers; above
      * EZRT_DUPLEX_BYTES the CLIENT therefore receives first (still one round on each side's
      * counter, at the price of transferring the two directions one after the other). */
-    int client_waits = s->role == EZRT_ROLE_CLIENT &&
-                       ezrt_packed_size(count, s->bits) > EZRT_DUPLEX_BYTES;
+    int client_waits = s->role == EZRT_ROLE_CLIENT && len > EZRT_DUPLEX_BYTES;
     ezrt_status st = EZRT_OK;
     if (client_waits)
-        st = ezrt_sess_recv_values(s, op, s->peer, theirs, count);
+        st = ezrt_sess_recv_bytes(s, op, s->peer, theirs, len);
     if (st == EZRT_OK)
-        st = ezrt_sess_send_values(s, op, s->peer, mine, count);
+        st = ezrt_sess_send_bytes(s, op, s->peer, mine, len);
     if (st == EZRT_OK && !client_waits)
-        st = ezrt_sess_recv_values(s, op, s->peer, theirs, count);
+        st = ezrt_sess_recv_bytes(s, op, s->peer, theirs, len);
+    return st;
+}
+
+ezrt_status ezrt_sess_open_sum(ezrt_session *s, const char *op, uint64_t *mine, uint64_t *out,
+                               size_t count)
+{
+    size_t len = ezrt_packed_size(count, s->bits);
+    uint8_t *buf = ezrt_sess_alloc(len, 2);
+    uint64_t *theirs = ezrt_sess_alloc(count, sizeof *theirs);
+    if (buf == NULL || theirs == NULL) {
+        ezrt_sess_free(buf, ezrt_sess_mul_size(len, 2));
+        ezrt_sess_free(theirs, ezrt_sess_mul_size(count, sizeof *theirs));
+        return ezrt_sess_fail(s, op, EZRT_ENOMEM, NULL);
+    }
+    ezrt_sess_reduce(s, mine, theirs, count);
+    ezrt_status st = ezrt_pack(theirs, count, s->bits, buf, len);
+    if (st != EZRT_OK)
+        ezrt_sess_fail(s, op, st, NULL);
+    else
+        st = ezrt_sess_exchange(s, op, buf, buf + len, len);
+    if (st == EZRT_OK) {
+        st = ezrt_unpack(buf + len, len, s->bits, theirs, count);
+        if (st != EZRT_OK)
+            ezrt_sess_fail(s, op, st, NULL);
+    }
     for (size_t i = 0; i < count && st == EZRT_OK; i++)
         out[i] = (mine[i] + theirs[i]) & s->mask;
-    ezrt_sess_free(theirs, ezrt_sess_mul_size(count, sizeof *theirs));
+    ezrt_sess_free(buf, 2 * len);
+    ezrt_sess_free(theirs, count * sizeof *theirs);
     return st;
 }
 

@@ -62,9 +62,13 @@ ezrt_status ezrt_sess_send_values(ezrt_session *s, const char *op, ezrt_channel 
 ezrt_status ezrt_sess_recv_values(ezrt_session *s, const char *op, ezrt_channel *ch,
                                   uint64_t *vals, size_t count);
 
-/* A party's exchange with its peer: sends mine, then receives theirs (count values each), so
- * the exchange is one round; then out[i] = mine[i] + theirs[i] (out may be mine). Above
- * EZRT_DUPLEX_BYTES of packed values the CLIENT receives before it sends. */
+/* A party's exchange with its peer: sends mine (len bytes), then receives theirs (len bytes),
+ * so the exchange is one round. Above EZRT_DUPLEX_BYTES the CLIENT receives before it sends. */
+ezrt_status ezrt_sess_exchange(ezrt_session *s, const char *op, const uint8_t *mine,
+                               uint8_t *theirs, size_t len);
+
+/* ezrt_sess_exchange of count packed values each way; then out[i] = mine[i] + theirs[i] (out
+ * may be mine, which is not otherwise written). */
 ezrt_status ezrt_sess_open_sum(ezrt_session *s, const char *op, uint64_t *mine, uint64_t *out,
                                size_t count);
 
@@ -88,7 +92,7 @@ ezrt_status ezrt_sess_draw_bytes(ezrt_session *s, const char *op, ezrt_prg *prg,
 /* out[i] = in[i] mod 2^bits. */
 void ezrt_sess_reduce(const ezrt_session *s, const uint64_t *in, uint64_t *out, size_t count);
 
-/* DCF keys of the protocols (proto_keys.c). Input width n_in, output group Z_2^bits. The two
+/* DCF keys of the protocols (proto_keys.c). Input width n_in, output group Z_2^m_out. The two
  * keys of a pair share their correction words; SERVER's root seed is drawn from PRG(k_S), so
  * SERVER receives only the correction words (key size - 16 bytes per key) and CLIENT whole keys
  * (root seeds from the dealer's own PRG). */
@@ -97,13 +101,14 @@ void ezrt_sess_reduce(const ezrt_session *s, const uint64_t *in, uint64_t *out, 
  * key k to srv + k * (K - 16) and CLIENT's key to cli + k * K (K = ezrt_dcf_key_size). Draws
  * 16 count bytes of PRG(k_S) and of the dealer's PRG. */
 ezrt_status ezrt_sess_deal_keys(ezrt_session *s, const char *op, unsigned n_in,
-                                const uint64_t *alphas, const uint64_t *betas, size_t count,
-                                uint8_t *srv, uint8_t *cli);
+                                unsigned m_out, const uint64_t *alphas, const uint64_t *betas,
+                                size_t count, uint8_t *srv, uint8_t *cli);
 
 /* SERVER: its count keys from the correction words at cw (as the dealer wrote srv) and 16 count
  * bytes of PRG(k_S), into keys (count * K bytes). */
-ezrt_status ezrt_sess_server_keys(ezrt_session *s, const char *op, unsigned n_in, size_t count,
-                                  const uint8_t *cw, uint8_t *keys);
+ezrt_status ezrt_sess_server_keys(ezrt_session *s, const char *op, unsigned n_in,
+                                  unsigned m_out, size_t count, const uint8_t *cw,
+                                  uint8_t *keys);
 
 /* Branch-free [a < b] for unsigned 64-bit values (0 or 1). */
 static inline uint64_t ezrt_sess_lt64(uint64_t a, uint64_t b)

@@ -139,7 +139,8 @@ static void check_dcf(void)
 enum {
     R_MUL, R_LT, R_LTS, R_BITS, R_AND, R_XOR, R_SHR, R_DIV, R_REM, R_DIVS, R_REMS, R_RELU,
     R_ARGMAX, R_OR, R_SHRL, R_SHRL_WIDE, R_EMUL, R_PDIV, R_FLOOR, R_UP, R_DOWN, R_MATMUL,
-    R_MATMUL2D, R_MAXPOOL, R_AVGPOOL, R_CONV2D, R_GROUP, R_CONV3D, R_CT2D, R_CT3D, SLOTS
+    R_MATMUL2D, R_MAXPOOL, R_AVGPOOL, R_CONV2D, R_GROUP, R_CONV3D, R_CT2D, R_CT3D, R_RELU0,
+    SLOTS
 };
 #define MAXOUT 32
 #define TLEN 18 /* the tensors each party inputs */
@@ -213,6 +214,9 @@ static void run_scalar_ops(role_run *r, ezrt_session *s, const uint64_t *x, cons
     reveal(r, s, R_SHRL, z, N);
     ok(r, s, ezrt_shr(s, 0, BITS, x, z, N), "shr logical by the width");
     reveal(r, s, R_SHRL_WIDE, z, N);
+    /* Relu with sf = 3 below runs ezrt_relu_rescale with both DCFs; shift 0 needs only one. */
+    ok(r, s, ezrt_relu_rescale(s, 0, x, z, N), "relu rescale by 0");
+    reveal(r, s, R_RELU0, z, N);
     ok(r, s, ezrt_divmod(s, 0, x, y, q, rem, N), "divmod");
     reveal(r, s, R_DIV, q, N);
     reveal(r, s, R_REM, rem, N);
@@ -359,6 +363,7 @@ static void check_scalars(const uint64_t res[SLOTS][MAXOUT])
         expect(res[R_DIVS][i] == sdiv(a, b, 0), "div signed");
         expect(res[R_REMS][i] == sdiv(a, b, 1), "rem signed");
         expect(res[R_RELU][i] == ((int32_t)a > 0 ? (uint32_t)((int32_t)a >> 3) : 0), "relu");
+        expect(res[R_RELU0][i] == ((int32_t)a > 0 ? a : 0), "relu rescale by 0");
         expect(res[R_EMUL][i] == (uint32_t)(a * b), "elemwise mult");
         expect(res[R_PDIV][i] == sdiv(a, 7, 0), "public div");
         expect(res[R_FLOOR][i] == (a & ~0xfu), "floor");
