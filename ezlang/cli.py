@@ -109,6 +109,7 @@ def _add_interpret(commands: "argparse._SubParsersAction[argparse.ArgumentParser
                               ".npy file, or whitespace-separated text read in program order")
     _add_bitlen(run)
     _add_scale(run)
+    _add_no_optimize(run)
     run.add_argument("--format", choices=("text", "json"), default="text",
                      help="text: a SERVER: and a CLIENT: section of `name = value` lines (the "
                           "default); json: one document with the outputs and diagnostics")
@@ -126,6 +127,7 @@ def _add_compile(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     compile_.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
     _add_bitlen(compile_)
     _add_scale(compile_)
+    _add_no_optimize(compile_)
     emit = compile_.add_mutually_exclusive_group()
     emit.add_argument("--emit-llvm", dest="emit", action="store_const", const="llvm",
                       help="print the LLVM IR as generated (one function per EzPC function)")
@@ -168,6 +170,7 @@ def _add_run(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
                           "run) instead of stdout")
     _add_bitlen(run)
     _add_scale(run)
+    _add_no_optimize(run)
     run.add_argument("--stats", action="store_true",
                      help="print rounds, bytes and time per phase of each role to stderr")
     run.add_argument("--timeout", type=float, default=10.0, metavar="S",
@@ -203,6 +206,14 @@ def _add_scale(command: argparse.ArgumentParser) -> None:
                          help=f"fractional bits of `fixed` written without `<s>` (default {DEFAULT_SCALE}; "
                               "0 <= N < --bitlen): a real v is stored as round(v * 2^N) in the ring, so "
                               "2^-N is the resolution and 2^(bitlen-1-N) the magnitude limit")
+
+
+def _add_no_optimize(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-optimize", dest="optimize", action="store_false",
+                         help="keep every truncation the fixed-point lowering placed: do not apply the "
+                              "proven rewrite rules (docs/rules.md); for comparing against the "
+                              "optimised program, whose outputs differ by at most the bounds "
+                              "--explain-scales reports")
 
 
 def _check_scale(args: argparse.Namespace) -> None:
@@ -269,7 +280,7 @@ def _interpret(args: argparse.Namespace) -> int:
     diagnostics = tuple(result.diagnostics)
     if result.program is None:
         return _emit_run(args, source, diagnostics, None)
-    prepared = prepare(result.program, bitlen=args.bitlen)
+    prepared = prepare(result.program, bitlen=args.bitlen, optimize=args.optimize)
     diagnostics += prepared.diagnostics
     try:
         run = interpret(prepared.program, prepared.inputs({role: load_inputs(path) for role, path in paths.items()}))
@@ -299,7 +310,7 @@ def _compile(args: argparse.Namespace) -> int:
     try:
         if result.program is None:
             return EXIT_ERRORS
-        prepared = prepare(result.program, bitlen=args.bitlen)
+        prepared = prepare(result.program, bitlen=args.bitlen, optimize=args.optimize)
         diagnostics += prepared.diagnostics
         if args.emit == "scales":
             _deliver(args.output, explain_scales(prepared) + "\n")

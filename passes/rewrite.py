@@ -255,7 +255,7 @@ def explain(optimized: Optimized) -> str:
         bound = "exact" if app.bound == 0 else f"within {app.bound} ulp"
         lines.append(f"{app.span}: {app.rule} ({bound})" + (f": {app.detail}" if app.detail else ""))
     before, after = optimized.truncations_before, optimized.truncations_after
-    lines.append(f"truncations: {_count_text(before)} before, {_count_text(after)} after")
+    lines.append(f"truncations after products: {_count_text(before)} before, {_count_text(after)} after")
     for key, error in sorted(optimized.error_bound_ulps.items()):
         where = _output_span(optimized.program, key)
         bound = "no bound known without value ranges" if error is None else f"error ≤ {error} ulp"
@@ -266,7 +266,7 @@ def explain(optimized: Optimized) -> str:
 
 def _count_text(count: Count) -> str:
     executed = "an unknown number" if count.executed is None else str(count.executed)
-    return f"{count.static} sites ({executed} executed)"
+    return f"{count.static} site{'s' * (count.static != 1)} ({executed} executed)"
 
 
 def _output_span(program: ast.Program, key: int) -> str:

@@ -8,8 +8,10 @@ Guarantees: a program meaning the same numbers with no scale on any Type or Type
 * a value v at scale s is its encoding round(v·2^s) in the signed ring (ezlang.fixed: rounded
   half away from zero); literals become IntLits of their encodings;
 * a product of scales a and b is truncated to its scale t by `Binary(SHR, p, IntLit(a+b-t),
-  rescale=True)` (typed like p, same label); a Convert to a smaller scale is such a truncation
-  too, and one to a larger scale is `Binary(SHL, x, IntLit(d))`;
+  rescale=True)` (typed like p, same label); a Convert to a smaller scale is a truncation
+  without the flag, since the program asked for that precision: no rule that is exact only
+  within a bound may move or drop it (dropping it would also show the output's recipient more
+  low bits than the program declares); one to a larger scale is `Binary(SHL, x, IntLit(d))`;
 * fixed / fixed is `(a << sb) / b`, which keeps the dividend's scale;
 * every truncation placed is listed (Truncation) with the span of the expression it belongs to,
   and the Boundary gives the scale of each fixed input and output.
@@ -250,7 +252,7 @@ class _Lowering:
         assert x.ty is not None
         self.truncations.append(Truncation(span, shift, from_scale, to_scale, reason))
         return ast.Binary(span, BinaryOp.SHR, x, ast.IntLit(span, shift, Base.INT32, ty=_SHIFT_AMOUNT),
-                          x.ty.label, ty=x.ty, known_to=x.known_to, rescale=True)
+                          x.ty.label, ty=x.ty, known_to=x.known_to, rescale=reason == "product")
 
 
 _STATEMENTS: Mapping[type, Callable[[_Lowering, Any], ast.Stmt]] = MappingProxyType({

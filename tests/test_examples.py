@@ -21,7 +21,7 @@ EXPECTED = {
     "dot_product": {Role.SERVER: [], Role.CLIENT: [104]},
     "auction": {Role.SERVER: [5, 355], Role.CLIENT: [5, 355]},
     "random_forest": {Role.SERVER: [], Role.CLIENT: [34]},
-    "two_layer_net": {Role.SERVER: [], Role.CLIENT: [[1.61962890625, 0.00634765625, -0.927490234375, -0.13623046875]]},
+    "two_layer_net": {Role.SERVER: [], Role.CLIENT: [[1.61962890625, 0.0048828125, -0.9306640625, -0.137939453125]]},
 }
 
 

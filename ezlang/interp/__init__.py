@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 from ezlang.diagnostics import Diagnostic, Severity
 from ezlang.inputs import UNUSED_INPUT, InputSource
@@ -25,7 +25,10 @@ from ezlang.interp.stmts import StmtCompiler
 from ezlang.syntax import ast
 from ezlang.types import Label, Role, Type
 
-__all__ = ["interpret", "InterpError", "OutputValue", "RunResult", "TraceEvent", "BUILTIN_EXTERNS"]
+__all__ = ["interpret", "InterpError", "Observer", "OutputValue", "RunResult", "TraceEvent", "BUILTIN_EXTERNS"]
+
+# Called with an evaluated expression (or an executed `input` statement) and its value.
+Observer = Callable[[Union[ast.Expr, ast.Input], Any], None]
 
 # Nested EzPC calls cost a handful of Python frames each; CPython 3.11 runs Python-to-Python
 # calls without C recursion, so a raised limit is safe and allows a few thousand EzPC levels.
@@ -45,18 +48,24 @@ BUILTIN_EXTERNS: Mapping[str, Callable[..., Any]] = {
 
 
 def interpret(program: ast.Program, inputs: Mapping[Role, InputSource], *, trace: bool = False,
-              externs: Optional[Mapping[str, Callable[..., Any]]] = None) -> RunResult:
+              externs: Optional[Mapping[str, Callable[..., Any]]] = None,
+              observe: Optional[Observer] = None) -> RunResult:
     """Run `main` of a checked program; `inputs[R]` feeds `input(R, ...)` (R = SERVER, CLIENT, ALL).
 
     `externs` maps extern names to Python functions called with the evaluated arguments
     (arrays as mutable nested lists); they override the built-in no-ops and the Athos tensor
     library (ezlang.lib.athos). An entry with a `bind(declaration, call_span)` method is bound
-    once per call site and the callable it returns is called instead."""
+    once per call site and the callable it returns is called instead.
+
+    `observe(node, value)` is called after every evaluated expression with its value (arrays as
+    the live nested list: copy what you keep) and after every `input` statement with the value
+    read; range calibration (ezlang.passes.ranges_calibrate) uses it. Without it the compiled
+    closures are exactly those of an unobserved run, so it costs nothing."""
     from ezlang.lib.athos import ATHOS_EXTERNS  # here, not at the top: athos imports ezlang.interp
 
     table: dict[str, Any] = {**BUILTIN_EXTERNS, **ATHOS_EXTERNS, **(externs or {})}
     machine = Machine(readers={role: source.reader() for role, source in inputs.items()}, externs=table,
-                      trace=[] if trace else None)
+                      trace=[] if trace else None, observe=observe)
     with _deep_calls():
         with _no_collection():
             main = _load(program, machine)

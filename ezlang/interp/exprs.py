@@ -9,7 +9,8 @@ from the types at hand, so a node's value depends only on its own type and its o
 Guarantees: every closure returns a canonical value of its node's type (ezlang.semantics).
 Evaluation is left to right and evaluates every operand, also of `&&` and `||`, except that a
 `?:` with a public condition evaluates only the chosen branch. When a trace is kept, the value
-of every public scalar expression is appended to it.
+of every public scalar expression is appended to it; when an observer is set, it is called with
+every evaluated expression and its value (of the node's own type, before any conversion).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Machine:
     readers: dict[Role, InputReader]
     externs: dict[str, Callable[..., Any]]
     trace: Optional[list[TraceEvent]]
+    observe: Optional[Callable[[Any, Any], None]] = None
     globals: list[Any] = field(default_factory=list)
     functions: dict[str, "Function"] = field(default_factory=dict)
     outputs: dict[Role, list[OutputValue]] = field(default_factory=lambda: {Role.SERVER: [], Role.CLIENT: []})
@@ -139,7 +141,21 @@ class ExprCompiler:
 
     def expr(self, node: ast.Expr) -> Fn:
         ty = typed(node.ty, node)
-        fn = self.table[type(node)](node)
+        return self._observed(node, self._traced(node, ty, self.table[type(node)](node)))
+
+    def _observed(self, node: ast.Expr, fn: Fn) -> Fn:
+        """`fn` reporting each value to the machine's observer; `fn` itself when there is none."""
+        observe = self.machine.observe
+        if observe is None:
+            return fn
+
+        def observed(frame: Frame) -> Any:
+            value = fn(frame)
+            observe(node, value)
+            return value
+        return observed
+
+    def _traced(self, node: ast.Expr, ty: Type, fn: Fn) -> Fn:
         trace = self.machine.trace
         if trace is None or not ty.is_public or ty.rank:
             return fn

@@ -186,6 +186,7 @@ class StmtCompiler(ExprCompiler):
         dims = [self._dimension(d) for d in node.type.dims]
         slot = self.scopes.declare(node.name)
         reader, span, name = self.machine.readers.get(node.role), node.span, node.name
+        observe = self.machine.observe
 
         def run(frame: Frame) -> None:
             request = InputRequest(name, node.role, ty, tuple(d(frame) for d in dims))
@@ -196,6 +197,8 @@ class StmtCompiler(ExprCompiler):
                 frame[slot] = reader.read(request)
             except InputError as error:
                 raise InterpError.at(span, error.code, error.message, help=error.help) from None
+            if observe is not None:
+                observe(node, frame[slot])
         return run
 
     def _output(self, node: ast.Output) -> Stmt:

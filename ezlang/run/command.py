@@ -80,7 +80,7 @@ def _role(source: SourceFile, args: Namespace) -> Report:
     diagnostics = tuple(checked.diagnostics)
     if checked.program is None:
         return Report(EXIT_ERRORS, _render(source, diagnostics))
-    prepared = prepare(checked.program, bitlen=args.bitlen)
+    prepared = prepare(checked.program, bitlen=args.bitlen, optimize=args.optimize)
     diagnostics += prepared.diagnostics
     try:
         program = compile_secure(prepared.program, args.bitlen, ObjectCache())
@@ -132,11 +132,11 @@ def _local(source: SourceFile, args: Namespace) -> Report:
     if checked.program is None:
         return Report(EXIT_ERRORS, _render(source, diagnostics))
     try:
-        check_supported(prepare(checked.program, bitlen=args.bitlen).program)
+        check_supported(prepare(checked.program, bitlen=args.bitlen, optimize=args.optimize).program)
     except CompileError as error:
         return Report(EXIT_ERRORS, _render(source, diagnostics + tuple(error.diagnostics)))
     run = run_local(args.file, {"server": args.server_inputs, "client": args.client_inputs}, args.public_inputs,
-                    args.bitlen, args.timeout, scale=args.scale)
+                    args.bitlen, args.timeout, scale=args.scale, optimize=args.optimize)
     if not run.ok:
         first = run.role(run.first_failure or "server")
         others = [f"[{r.role}] {r.stderr.strip()}" for r in run.roles if r is not first and r.stderr.strip()]

@@ -62,11 +62,11 @@ def free_port() -> int:
 
 
 def role_arguments(program: str, inputs: dict[str, Optional[str]], public: Optional[str], bitlen: int,
-                   timeout: float, scale: int = DEFAULT_SCALE) -> dict[str, list[str]]:
+                   timeout: float, scale: int = DEFAULT_SCALE, optimize: bool = True) -> dict[str, list[str]]:
     """The command line of each role (after `ezlang run PROGRAM`)."""
     server, dealer = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     common = ["--bitlen", str(bitlen), "--scale", str(scale), "--timeout", str(timeout)] + \
-        (["--public-inputs", public] if public else [])
+        (["--public-inputs", public] if public else []) + ([] if optimize else ["--no-optimize"])
     args = {"server": ["--listen", server], "dealer": ["--listen", dealer, "--connect", server],
             "client": ["--connect", server, "--dealer", dealer]}
     for role in ROLES:
@@ -77,11 +77,11 @@ def role_arguments(program: str, inputs: dict[str, Optional[str]], public: Optio
 
 
 def run_local(program: str, inputs: dict[str, Optional[str]], public: Optional[str], bitlen: int,
-              timeout: float = 10.0, *, scale: int = DEFAULT_SCALE) -> LocalRun:
+              timeout: float = 10.0, *, scale: int = DEFAULT_SCALE, optimize: bool = True) -> LocalRun:
     with tempfile.TemporaryDirectory(prefix="ezlang-run-") as scratch:
         folder = Path(scratch)
         processes = {}
-        for role, args in role_arguments(program, inputs, public, bitlen, timeout, scale).items():
+        for role, args in role_arguments(program, inputs, public, bitlen, timeout, scale, optimize).items():
             args += ["--outputs", str(folder / f"{role}.out"), "--stats-json", str(folder / f"{role}.json")]
             stderr = open(folder / f"{role}.err", "w", encoding="utf-8")
             processes[role] = subprocess.Popen([sys.executable, "-m", "ezlang", "run", *args],

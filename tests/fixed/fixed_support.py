@@ -34,8 +34,10 @@ def errors(body: str, *, prelude: str = "", bitlen: int = 32, scale: int = 12) -
             for d in result.diagnostics if d.severity is Severity.ERROR]
 
 
-def prepared(body: str, *, prelude: str = "", bitlen: int = 32, scale: int = 12) -> Prepared:
-    return prepare(checked(body, prelude=prelude, bitlen=bitlen, scale=scale), bitlen=bitlen)
+def prepared(body: str, *, prelude: str = "", bitlen: int = 32, scale: int = 12, optimize: bool = False) -> Prepared:
+    """The lowered program; optimised by the rewrite rules only when asked, so that tests of the
+    lowering see exactly the truncations it placed."""
+    return prepare(checked(body, prelude=prelude, bitlen=bitlen, scale=scale), bitlen=bitlen, optimize=optimize)
 
 
 def run(body: str, inputs: Mapping[Role, Mapping[str, Any]], *, prelude: str = "", bitlen: int = 32,

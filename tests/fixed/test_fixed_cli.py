@@ -37,7 +37,7 @@ def files(tmp_path: Path) -> Path:
 def test_explain_scales_lists_every_truncation_and_the_boundary(files: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     program = files / "dot.ezpc"
-    assert main(["compile", str(program), "--explain-scales"]) == 0
+    assert main(["compile", str(program), "--explain-scales", "--no-optimize"]) == 0
     assert capsys.readouterr().out == (
         f"{program}:6:17: truncate by 8 after `w[i] * x[i]` (scale 20 → 12)\n"
         f"{program}:8:24: truncate by 8 converting `acc` (scale 12 → 4)\n"
@@ -46,6 +46,18 @@ def test_explain_scales_lists_every_truncation_and_the_boundary(files: Path,
         "input `x`: scale 8\n"
         f"{program}:9:3: output decoded at scale 12\n"
         f"{program}:10:3: output decoded at scale 4\n")
+
+
+def test_explain_scales_lists_the_rewrites_and_the_counts_before_and_after(
+        files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = files / "dot.ezpc"
+    assert main(["compile", str(program), "--explain-scales"]) == 0
+    out = capsys.readouterr().out
+    # `w` has no declared range, so keeping `acc` at scale 20 could overflow: no rule applies, and
+    # the conversion to fixed<4> is the program's own precision, which no rule drops
+    assert ("rewrites:\n  truncations after products: 1 site (2 executed) before, 1 site (2 executed) after\n"
+            f"  {program}:9:3: output decoded at scale 12: error ≤ 0 ulp\n"
+            f"  {program}:10:3: output decoded at scale 4: error ≤ 0 ulp\n") in out
 
 
 def test_explain_scales_follows_the_default_scale(files: Path, capsys: pytest.CaptureFixture[str]) -> None:

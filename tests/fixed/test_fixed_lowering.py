@@ -53,7 +53,7 @@ def all_nodes(node: Any) -> Iterator[Any]:
     ("fixed_al r = x * 0.5;", "((x * conv<int32_al>(2048)) >>r 12)"),
     ("fixed_al r = 0.0 - x;", "(conv<int32_al>(0) - x)"),
     ("fixed<16>_al r = x;", "(x << 4)"),
-    ("fixed<4>_al r = x;", "(x >>r 8)"),
+    ("fixed<4>_al r = x;", "(x >> 8)"),
     ("fixed_al r = i;", "(i << 12)"),
     ("fixed_al r = x * y + x;", "(((x * y) >>r 8) + x)"),
 ])

@@ -160,7 +160,7 @@ def test_explain_lists_every_application_with_its_location() -> None:
     text = explain(optimized).splitlines()
     assert text[0].startswith("t.ezpc:7:3: sum-of-products (within 3 ulp): `acc` kept at 12 more fractional bits")
     assert text[1].startswith("t.ezpc:10:3: drop-final-rescale (within 1 ulp): output decoded at 12 more")
-    assert text[2] == "truncations: 1 sites (4 executed) before, 0 sites (0 executed) after"
+    assert text[2] == "truncations after products: 1 site (4 executed) before, 0 sites (0 executed) after"
     assert text[3] == "t.ezpc:10:3: output decoded at scale 24: error ≤ 4 ulp"
 
 
