@@ -21,6 +21,7 @@ from ezlang.interp import InterpError, RunResult, interpret
 from ezlang.passes.fixed_pipeline import explain_scales, prepare
 from ezlang.passes.flow_summary import summarize
 from ezlang.passes.pipeline import DEFAULT_SCALE, check_source
+from ezlang.passes.ranges_format import format_for
 from ezlang.report import (FileReport, render_diagnostics, render_explanations, render_json,
                            render_run_json, render_run_text, render_sarif, render_text_report, summary)
 from ezlang.source import SourceFile
@@ -196,16 +197,21 @@ def _add_verify_rules(commands: "argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _add_bitlen(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--bitlen", type=int, choices=(32, 64), default=32,
-                         help="width in bits of every secret integer: 32 (the default) for "
-                              "int32/uint32 secrets, 64 for int64/uint64 secrets")
+    command.add_argument("--bitlen", type=int, choices=(32, 64), default=None,
+                         help="width in bits of every secret integer and fixed-point value: 32 for "
+                              "int32/uint32 secrets, 64 for int64/uint64 secrets. Default: for a "
+                              "fixed-point program that declares its input ranges, the smallest ring "
+                              "in which the range analysis proves nothing overflows (docs/ranges.md); "
+                              "otherwise 32")
 
 
 def _add_scale(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--scale", type=int, default=DEFAULT_SCALE, metavar="N",
-                         help=f"fractional bits of `fixed` written without `<s>` (default {DEFAULT_SCALE}; "
-                              "0 <= N < --bitlen): a real v is stored as round(v * 2^N) in the ring, so "
-                              "2^-N is the resolution and 2^(bitlen-1-N) the magnitude limit")
+    command.add_argument("--scale", type=int, default=None, metavar="N",
+                         help="fractional bits of `fixed` written without `<s>` (0 <= N < --bitlen): a "
+                              "real v is stored as round(v * 2^N) in the ring, so 2^-N is the resolution "
+                              "and 2^(bitlen-1-N) the magnitude limit. Default: for a fixed-point program "
+                              "that declares its input ranges, the largest scale with which the range "
+                              f"analysis proves nothing overflows; otherwise {DEFAULT_SCALE}")
 
 
 def _add_no_optimize(command: argparse.ArgumentParser) -> None:
@@ -218,9 +224,22 @@ def _add_no_optimize(command: argparse.ArgumentParser) -> None:
 
 def _check_scale(args: argparse.Namespace) -> None:
     scale = getattr(args, "scale", None)
-    if scale is not None and not 0 <= scale < args.bitlen:
+    if scale is not None and not 0 <= scale < (args.bitlen or 32):
         raise UsageError(f"--scale {scale}: the number of fractional bits must be at least 0 and below "
-                         f"--bitlen {args.bitlen}")
+                         f"--bitlen {args.bitlen or 32}")
+
+
+def _format(source: SourceFile, args: argparse.Namespace) -> tuple[int, int]:
+    """--bitlen and --scale as given, the ones left out chosen for `source` (ranges_format.format_for)."""
+    bitlen, scale = format_for(source, bitlen=args.bitlen, scale=args.scale)
+    if not 0 <= scale < bitlen:
+        raise UsageError(f"--scale {scale}: the number of fractional bits must be at least 0 and below "
+                         f"--bitlen {bitlen}")
+    return bitlen, scale
+
+
+def _resolve_format(source: SourceFile, args: argparse.Namespace) -> None:
+    args.bitlen, args.scale = _format(source, args)
 
 
 def _add_output(command: argparse.ArgumentParser, what: str) -> None:
@@ -242,7 +261,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _check_file(source: SourceFile, args: argparse.Namespace) -> FileReport:
-    result = check_source(source, bitlen=args.bitlen, scale=args.scale, library=args.library)
+    bitlen, scale = _format(source, args)
+    result = check_source(source, bitlen=bitlen, scale=scale, library=args.library)
     flows = None
     if args.explain and result.program is not None:
         flows = tuple(summarize(result.program))
@@ -271,6 +291,7 @@ def _render(reports: list[FileReport], args: argparse.Namespace) -> str:
 def _interpret(args: argparse.Namespace) -> int:
     _check_output_dir(args.output)
     source = _read_sources([args.file])[0]
+    _resolve_format(source, args)
     paths = {role: path for role, path in ((Role.SERVER, args.server_inputs),
                                            (Role.CLIENT, args.client_inputs),
                                            (Role.ALL, args.public_inputs)) if path is not None}
@@ -305,6 +326,7 @@ def _compile(args: argparse.Namespace) -> int:
 
     _check_output_dir(args.output)
     source = _read_sources([args.file])[0]
+    _resolve_format(source, args)
     result = check_source(source, bitlen=args.bitlen, scale=args.scale)
     diagnostics = tuple(result.diagnostics)
     try:
@@ -339,6 +361,7 @@ def _run(args: argparse.Namespace) -> int:
             _readable(path)
     _check_output_dir(args.outputs)
     source = _read_sources([args.file])[0]
+    _resolve_format(source, args)
     try:
         report = run_command(source, args)
     except RunUsageError as error:

@@ -18,6 +18,7 @@ program reads and prints reals. A program without fixed point is passed through 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
 
 from ezlang.diagnostics import Diagnostic
@@ -66,14 +67,17 @@ class Prepared:
         return replace(out, type=out.type.rescaled(scale), value=_decode_nested(out.value, scale))
 
 
-def prepare(checked: ast.Program, *, bitlen: int, optimize: bool = True) -> Prepared:
+def prepare(checked: ast.Program, *, bitlen: int, optimize: bool = True,
+            input_ranges: Mapping[str, tuple[float, float]] = MappingProxyType({})) -> Prepared:
     """The integer program of a checked program, optimised unless `optimize` is False, with the
-    truncations the lowering placed, its boundary and its overflow warnings."""
+    truncations the lowering placed, its boundary and its overflow warnings; `input_ranges`
+    (reals by input name) replace declared ranges in the analysis (ranges_format's overrides)."""
     with acyclic():
         lowered = lower_fixed(checked, bitlen=bitlen)
         if lowered.program is checked:
             return Prepared(lowered.program, lowered.truncations, lowered.boundary)
-        oracle = RangeOracle(bitlen=bitlen, input_bounds=declared_bounds(lowered.boundary))
+        analysed = replace(lowered.boundary, ranges={**lowered.boundary.ranges, **input_ranges})
+        oracle = RangeOracle(bitlen=bitlen, input_bounds=declared_bounds(analysed))
         program, boundary, optimized = lowered.program, lowered.boundary, None
         if optimize:
             optimized = rewrite.optimize(program, output_scales=boundary.outputs,

@@ -19,8 +19,9 @@ hold for the samples only (see ranges_calibrate).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from ezlang.diagnostics import render_text
 from ezlang.fixed import encode
@@ -28,12 +29,15 @@ from ezlang.interp import InterpError
 from ezlang.source import SourceFile, Span
 
 from ezlang.passes.fixed_pipeline import Prepared, prepare
-from ezlang.passes.pipeline import check_source
+from ezlang.passes.pipeline import DEFAULT_SCALE, check_source
 from ezlang.passes.ranges import Overflow, RangeReport, analyze
 from ezlang.passes.ranges_calibrate import Sample, calibrate
+from ezlang.passes.scales import lower_fixed
 from ezlang.passes.ranges_domain import Interval
 
 RealRanges = Mapping[str, tuple[float, float]]
+# without the keyword no program has a fixed-point value (`fixed_al`: `_` is not part of a name)
+_FIXED_KEYWORD = re.compile(r"(?<![A-Za-z0-9])fixed(?![A-Za-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class _Attempt:
     report: Optional[RangeReport]
     headroom: int = 0  # bits the widest value must leave unused
     problem: str = ""  # why the program cannot run at this format, when report is None
+    truncations: Optional[int] = None  # executed after the rewrite rules (None: not known)
 
     @property
     def fits(self) -> bool:
@@ -85,24 +90,49 @@ class _Attempt:
 def choose_format(source: SourceFile, *, input_ranges: Optional[RealRanges] = None,
                   calibration: Optional[Sequence[Sample]] = None, bitlens: Sequence[int] = (32, 64),
                   min_scale: int = 8, max_scale: Optional[int] = None, headroom: int = 0) -> FormatChoice:
-    """The smallest ring and largest scale without overflow (see the module docstring);
+    """The smallest ring and, in it, the largest scale without overflow that executes as few
+    truncations as the smallest scale does (a larger scale must not cost rounds: where keeping
+    an accumulator at the finer scale would overflow, the rewrite rules leave its truncations in
+    place); see the module docstring;
     `max_scale` defaults to (bitlen − 2) // 2, where a product of two values of magnitude 1
     fills the ring; `headroom` asks the widest value to leave that many bits of the ring unused
     (a margin for inputs beyond calibrated ranges, or for probabilistic truncation)."""
     rejected: list[_Attempt] = []
     for bitlen in sorted(bitlens):
         highest = min(max_scale, bitlen - 1) if max_scale is not None else (bitlen - 2) // 2
-        above: Optional[_Attempt] = None
-        for scale in range(highest, min_scale - 1, -1):
-            attempt = _attempt(source, bitlen, scale, input_ranges or {}, calibration or (), headroom)
-            if attempt.fits:
-                return _chosen(attempt, above, rejected)
-            above = attempt
-        if above is not None:
-            rejected.append(above)
+        if highest < min_scale:
+            continue
+        tried: dict[int, _Attempt] = {}
+
+        def at(scale: int) -> _Attempt:
+            if scale not in tried:
+                tried[scale] = _attempt(source, bitlen, scale, input_ranges or {}, calibration or (), headroom)
+            return tried[scale]
+
+        fewest = at(min_scale).truncations
+        best = _largest_fitting(lambda scale: at(scale).fits and at(scale).truncations == fewest, min_scale, highest)
+        if best is not None:
+            return _chosen(at(best), tried.get(best + 1), rejected)
+        rejected.append(at(min_scale))
     if not rejected:
         raise ValueError(f"no candidate format: min_scale {min_scale} is above max_scale {max_scale}")
     return _none_fits(rejected[-1])
+
+
+def _largest_fitting(good: Callable[[int], bool], low: int, high: int) -> Optional[int]:
+    """The largest scale in [low, high] that is good, by bisection. Good is monotone: one more
+    fractional bit doubles every value of the program, so a scale that overflows makes every
+    larger one overflow too, and the rewrite rules keep an accumulator at the finer scale only
+    when that adds no overflow, so a larger scale never executes fewer truncations."""
+    if not good(low):
+        return None
+    while low < high:
+        middle = (low + high + 1) // 2
+        if good(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _attempt(source: SourceFile, bitlen: int, scale: int, input_ranges: RealRanges,
@@ -112,12 +142,14 @@ def _attempt(source: SourceFile, bitlen: int, scale: int, input_ranges: RealRang
         first = checked.diagnostics.errors()[0]
         problem = f"the program does not check: {render_text(first).splitlines()[0]}"
         return _Attempt(bitlen, scale, None, headroom, problem)
-    prepared = prepare(checked.program, bitlen=bitlen)
+    prepared = prepare(checked.program, bitlen=bitlen, input_ranges=input_ranges)
     try:
         bounds = input_bounds(prepared, input_ranges, calibration)
     except InterpError as error:
         return _Attempt(bitlen, scale, None, headroom, f"a calibration sample does not fit: {error}")
-    return _Attempt(bitlen, scale, analyze(prepared.program, bitlen=bitlen, input_bounds=bounds), headroom)
+    executed = prepared.optimized.truncations_after.executed if prepared.optimized is not None else None
+    return _Attempt(bitlen, scale, analyze(prepared.program, bitlen=bitlen, input_bounds=bounds), headroom,
+                    truncations=executed)
 
 
 def input_bounds(prepared: Prepared, input_ranges: RealRanges,
@@ -141,10 +173,17 @@ def _chosen(attempt: _Attempt, above: Optional[_Attempt], rejected: list[_Attemp
     if widest is not None:
         reason += (f": the widest value, `{_text(widest[0].span)}` at {widest[0].span}, lies in {widest[1]} "
                    f"({bits} of {attempt.bitlen} bits, {attempt.bitlen - bits} to spare)")
-    reason += "." + "".join(f" At --bitlen {a.bitlen} --scale {a.scale}, {a.what_overflows()}."
+    reason += "." + "".join(f" At --bitlen {a.bitlen} --scale {a.scale}, {_why_not(a, attempt)}."
                             for a in ([above] if above is not None else []) + rejected)
     return FormatChoice(attempt.bitlen, attempt.scale, True, attempt.bitlen - bits,
                         widest[0].span if widest else None, widest[1] if widest else None, reason)
+
+
+def _why_not(rejected: _Attempt, chosen: _Attempt) -> str:
+    if rejected.fits:
+        return (f"nothing overflows, but {rejected.truncations} truncations run instead of {chosen.truncations}: "
+                "an accumulator kept at the finer scale would overflow there, so its truncations stay")
+    return rejected.what_overflows()
 
 
 def _none_fits(attempt: _Attempt) -> FormatChoice:
@@ -158,3 +197,25 @@ def _none_fits(attempt: _Attempt) -> FormatChoice:
 
 def _text(span: Span) -> str:
     return " ".join(span.text.split())
+
+
+def format_for(source: SourceFile, *, bitlen: Optional[int] = None, scale: Optional[int] = None) -> tuple[int, int]:
+    """The format a command runs `source` at when --bitlen or --scale is not given: for a
+    fixed-point program that declares the range of every fixed-point input, the choice of `choose_format` within the
+    given values (so every role, reading the same text, picks the same format); otherwise
+    --bitlen 32 and scale DEFAULT_SCALE, as before fixed point existed."""
+    fallback = (bitlen or 32, DEFAULT_SCALE if scale is None else scale)
+    if (bitlen is not None and scale is not None) or not _FIXED_KEYWORD.search(source.text):
+        return fallback
+    probe = check_source(source, bitlen=fallback[0], scale=fallback[1])
+    if probe.program is None:
+        return fallback
+    lowered = lower_fixed(probe.program, bitlen=fallback[0])
+    if lowered.program is probe.program or set(lowered.boundary.inputs) - set(lowered.boundary.ranges):
+        return fallback
+    bitlens = (bitlen,) if bitlen is not None else (32, 64)
+    if scale is not None:
+        choice = choose_format(source, bitlens=bitlens, min_scale=scale, max_scale=scale)
+    else:
+        choice = choose_format(source, bitlens=bitlens)
+    return choice.bitlen, choice.scale

@@ -124,7 +124,9 @@ def test_check_takes_the_scale(files: Path, capsys: pytest.CaptureFixture[str]) 
 def test_help_explains_the_scale(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--scale N fractional bits of `fixed` written without `<s>` (default 12;" in help_text
+    assert "--scale N fractional bits of `fixed` written without `<s>` (0 <= N < --bitlen)" in help_text
+    assert ("Default: for a fixed-point program that declares its input ranges, the largest scale with which "
+            "the range analysis proves nothing overflows; otherwise 12") in help_text
     if command == "compile":
         assert "--explain-scales instead of compiling, list where the fixed-point lowering truncates" in help_text
 
@@ -132,3 +134,31 @@ def test_help_explains_the_scale(command: str, capsys: pytest.CaptureFixture[str
 def test_a_local_run_passes_the_scale_to_every_role() -> None:
     for args in role_arguments("p.ezpc", {}, None, 32, 5.0, scale=8).values():
         assert args[args.index("--scale") + 1] == "8"
+
+
+NET = Path(__file__).parent.parent.parent / "examples" / "two_layer_net.ezpc"
+
+
+def test_without_flags_a_program_with_declared_ranges_runs_at_the_chosen_format(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # ezlang.passes.ranges_format picks --bitlen 32 --scale 11 for this network (tests/ranges)
+    assert main(["compile", str(NET), "--explain-scales"]) == 0
+    out = capsys.readouterr().out
+    assert "(scale 22 → 11)" in out and "input `x`: scale 11" in out
+
+
+def test_a_given_bitlen_leaves_only_the_scale_to_choose(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(NET), "--explain-scales", "--bitlen", "64"]) == 0
+    assert "input `x`: scale 24" in capsys.readouterr().out
+
+
+def test_a_given_scale_is_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(NET), "--explain-scales", "--scale", "12"]) == 0
+    assert "input `x`: scale 12" in capsys.readouterr().out
+
+
+def test_a_program_with_an_undeclared_input_range_keeps_the_defaults(files: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # `w` declares no range, so nothing can be proven: --bitlen 32 and scale 12, as before
+    assert main(["compile", str(files / "dot.ezpc"), "--explain-scales"]) == 0
+    assert "input `w`: scale 12" in capsys.readouterr().out
