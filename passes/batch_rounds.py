@@ -1,26 +1,26 @@
 """Round batching: the interactive secret operations of a loop's iterations, hoisted into one batch.
 
 Why: in the secure backend every secret `*`, comparison, logic operator, oblivious `?:`,
-integer `& | ^`, right shift and `/`/`%` is a runtime call of one or more round trips. Written in a loop, n independent
-operations cost n rounds although the runtime's calls are vectorised. This pass moves each such
-operation out of its loop into a *batch loop* placed just before it, which stores the results
-for all iterations into a fresh array; the loop body then reads that array. The code generator
-(ezlang.codegen.batch) lowers a batch loop as one loop evaluating the operands, ONE vectorised
-runtime call, and the stores: one round instead of n. Nested operations (`a[i] * b[i] < c[i]`)
-become successive batch loops, one round each. Independent operations of one level (1 + the
-highest level of the batches their operands read) and one call kind (`call_kind`) share one
-batch loop, so one call: one round per level and kind, not per operation.
+integer `& | ^`, right shift and `/`/`%` is a runtime call of one or more round trips. Written in
+a loop, n independent operations cost n rounds although the runtime's calls are vectorised. This
+pass moves each such operation out of its loop into a *batch loop* placed just before it, which
+stores the results for all iterations into a fresh array; the loop body then reads that array.
+The code generator (ezlang.codegen.batch) lowers a batch loop as one loop evaluating the
+operands, ONE vectorised runtime call, and the stores: one round instead of n. Nested operations
+(`a[i] * b[i] < c[i]`) become successive batch loops, one round each. Independent operations of
+one level (1 + the highest level of the batches their operands read) and one call kind
+(`call_kind`) share one batch loop, so one call: one round per level and kind, not per operation.
 
 An operation is hoisted out of `for v = [lo : hi]` when it is interactive (`interactive`), its
 operands contain no call and no interactive operation not yet hoisted, they mention `v`, and
 every other name they mention is neither declared nor assigned anywhere in the loop, nor an
 array the loop may write (an indexed assignment, an array passed to a call; writing an array
-parameter counts as writing every array parameter of the same element type: they may alias). Such an operation has the
-same operands in the batch loop as in iteration v, so the same value. Inner loops are batched
-first; an operation of an inner loop that depends only on an outer loop's variable is batched
-by the outer loop. A right shift is hoisted only if its amount does not mention `v`. A fused
-ReLU and truncation `(x > 0 ? x : 0) >> s` (ezlang.passes.fused_ops) is one operation of its own
-call kind: its comparison and selection are never hoisted apart from it.
+parameter counts as writing every array parameter of the same element type: they may alias).
+Such an operation has the same operands in the batch loop as in iteration v, so the same value.
+Inner loops are batched first; an operation of an inner loop that depends only on an outer
+loop's variable is batched by the outer loop. A right shift is hoisted only if its amount does
+not mention `v`. A fused ReLU and truncation `(x > 0 ? x : 0) >> s` (ezlang.passes.fused_ops) is
+one operation of its own call kind: its comparison and selection are never hoisted apart from it.
 
 A loop whose last statement `arr[v] = e` computes on scalars the body declared (a network layer:
 `for j { acc = ...; for i { acc = acc + x[i] * w[i][j] }; hidden[j] = (acc > 0 ? acc : 0) >> s }`)
@@ -28,83 +28,82 @@ is first split in two (`_Tail` states when): the body stores those scalars into 
 iterations (`expand$L$acc`) and ends with `arr[v] = arr[v]`, which fails where the assignment
 failed; a second loop does `arr[v] = e` from the arrays, and its operations are batched like any.
 
+Before a loop's own operations are hoisted, the batch loops its inner loops left at the top of
+its body are lifted out of it where they depend on nothing the loop changes
+(ezlang.passes.batch_nests): the products of a whole layer `for j { ... for i { acc = acc +
+x[i] * w[i][j] } ... }` become one batch over all (j, i), one call, one round.
+
 The rewrite of `for v = [lo : hi] { ... e ... }`, names containing `$` (no user name can):
 
     int32 lo$L = lo;  int32 hi$L = hi;
     int64 len$L = hi$L > lo$L ? (int64) hi$L - (int64) lo$L : 0;
-    <type of e>[len$L] batch$G$0;  ...;  int64 batch$G$count = len$L;
-    for v = [lo$L : hi$L] { batch$G$0[(int64) v - (int64) lo$L] = e; ... };  (the batch loop of group G)
-    for v = [lo$L : hi$L] { ... ((int64) v - (int64) lo$L < batch$G$count ? batch$G$0[...] : e) ... }
+    <type of e>[len$L] batch$G$0;  ...;  bool[len$L] batch$G$done;
+    for v = [lo$L : hi$L] { batch$G$0[p] = e; ...; batch$G$done[p] = true };  (the batch loop of group G)
+    for v = [lo$L : hi$L] { ... (batch$G$done[p] ? batch$G$0[p] : e) ... }
+    where p = (int64) v - (int64) lo$L
 
 Run-time errors: evaluating e's operands can fail (an index out of bounds, a negative shift
-amount or exponent). The code generator stops a batch loop at its first failing element
-instead of failing, and sets `batch$G$count` to the number of elements computed; from that
-iteration on the body evaluates `e` itself, which fails exactly where and how the original
-program fails (the operands are the same). So compiled code keeps the program's errors and
-outputs. The interpreter, running the rewritten program, sees `count = len` and fails in the
-batch loop: the same error, reported before the loop's earlier iterations ran.
+amount or exponent). The code generator skips such an element of a batch loop instead of
+failing: it is not computed and its `done` stays false; the others are computed. An iteration
+whose element was skipped evaluates `e` itself, whose operands are the same, so it fails
+exactly where and how the original program fails, and before any interaction (an operation's
+operands are evaluated first). An element skipped in an iteration that never runs costs
+nothing. So compiled code keeps the program's outputs and errors, and every operation hoisted
+costs no round beyond its batch's call. The interpreter, running the rewritten program, fails in
+the batch loop at the first failing element: the same error, reported before the loop's earlier
+iterations ran (or one the program avoids, in a branch it does not take).
 
 Assumes: a typed program (ezlang.passes.pipeline): every Expr.ty set, implicit conversions
 explicit, names resolved with EzPC's scopes.
 Guarantees: a typed program with the same outputs and errors as compiled code (see above), in
 which every hoisted operation sits in a batch loop (`batch_loop` recognises them); `for` bounds
-are evaluated once, in order, as before; a loop with nothing to hoist or split is unchanged.
+are evaluated once, in order, as before, except bounds that cannot fail and that the enclosing
+loop does not change, which batch_nests may evaluate once before it; a loop with nothing to
+hoist, lift or split is unchanged.
 """
-
 from __future__ import annotations
 
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterator, Optional
+from typing import Hashable, Iterator, Optional
 
-from ezlang.passes.fused_ops import literal, relu_rescale
-from ezlang.semantics import may_raise
+from ezlang.passes.batch_forms import (
+    BATCH_PREFIX,
+    EXPAND_PREFIX,
+    BOOL,
+    BatchLoop,
+    Bounds,
+    batch_loop,
+    children,
+    done_name,
+    done_store,
+    infallible,
+    map_children,
+    map_stmt,
+    nodes,
+    read,
+    read_done,
+    replace_vars,
+    typed,
+    var_names,
+)
+from ezlang.passes.batch_nests import lift_batches
+from ezlang.passes.fused_ops import relu_rescale
 from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp
-from ezlang.types import Base, Label, Type
+from ezlang.types import Base, Type
 
-BATCH_PREFIX = "batch$"
-EXPAND_PREFIX = "expand$"
-_COUNT_SUFFIX = "$count"
-_INT32 = Type(Base.INT32, Label.PL)
-_INT64 = Type(Base.INT64, Label.PL)
-_BOOL = Type(Base.BOOL, Label.PL)
+__all__ = ["BATCH_PREFIX", "EXPAND_PREFIX", "BatchLoop", "batch_loop", "batch_rounds", "call_kind", "interactive",
+           "relu_rescale"]
+
 _COMPARISONS = frozenset({BinaryOp.LT, BinaryOp.GT, BinaryOp.LE, BinaryOp.GE, BinaryOp.EQ})
 # Products of wires: interactive unless one factor is a public value (then a local step).
 _PRODUCTS = frozenset({BinaryOp.MUL, BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR})
 _BOOL_BITWISE = frozenset({BinaryOp.BAND, BinaryOp.BOR, BinaryOp.BXOR})
 _DIVISION = frozenset({BinaryOp.DIV, BinaryOp.MOD})
 _RIGHT_SHIFTS = frozenset({BinaryOp.SHR, BinaryOp.SHRL})
-
-
-@dataclass(frozen=True)
-class BatchLoop:
-    """A batch loop `for v = [lo : hi] { temp_1[index] = value_1; ... }`: operations of one
-    level whose values do not depend on each other, and the name of their shared count."""
-
-    count: str
-    index: ast.Expr
-    items: tuple[tuple[str, ast.Expr], ...]
-
-
-def batch_loop(node: ast.For) -> Optional[BatchLoop]:
-    """The batch loop `node` is, or None for any other loop."""
-    items: list[tuple[str, ast.Expr]] = []
-    for stmt in node.body:
-        if not isinstance(stmt, ast.Assign):
-            return None
-        target = stmt.target
-        if not (isinstance(target, ast.Index) and isinstance(target.array, ast.Var)
-                and target.array.name.startswith(BATCH_PREFIX)):
-            return None
-        items.append((target.array.name, stmt.value))
-    if not items:
-        return None
-    first = node.body[0]
-    assert isinstance(first, ast.Assign) and isinstance(first.target, ast.Index)
-    return BatchLoop(_count_name(items[0][0]), first.target.index, tuple(items))
 
 
 def interactive(node: ast.Expr) -> bool:
@@ -192,30 +191,37 @@ class _Rewriter:
         return out[0] if len(out) == 1 else ast.Block(stmt.span, out)
 
     def loop(self, node: ast.For) -> tuple[ast.Stmt, ...]:
+        """`node`, whose inner loops are rewritten: its tail split off, or its inner batches
+        lifted out of it and its own operations hoisted."""
         facts = _LoopFacts.of(node, self.aliases)
         if node.var in facts.bound:
             return (node,)
         tail = _Tail.of(node, facts, self.aliases)
         if tail is not None:
             return self.split(node, tail)
-        bounds = _Bounds(node.span, next(self.names))
+        bounds = Bounds(node.span, next(self.names))
+        lifted = lift_batches(node, bounds, facts.invariant, self.names)
+        if lifted is not None:
+            node = dataclasses.replace(node, body=lifted.body)
+            facts = _LoopFacts.of(node, self.aliases)
         hoister = _Hoister(node.var, facts, bounds, self.names)
-        body = tuple(_map_stmt(stmt, hoister.expr) for stmt in node.body)
-        if not hoister.ops:
+        body = tuple(map_stmt(stmt, hoister.expr) for stmt in node.body)
+        if not hoister.ops and lifted is None:
             return (node,)
         main = dataclasses.replace(node, lo=bounds.lo_var(), hi=bounds.hi_var(), body=body)
-        return (*bounds.prelude(node), *hoister.hoisted(), main)
+        before = () if lifted is None else lifted.before
+        return (*bounds.prelude(node), *before, *hoister.hoisted(), main)
 
     def split(self, node: ast.For, tail: "_Tail") -> tuple[ast.Stmt, ...]:
         """`for v { P; arr[v] = e }` as `for v { P; expand$l[v - lo] = l; ...; arr[v] = arr[v] }`
         then `for v { arr[v] = e[l := expand$l[v - lo]] }` over bounds evaluated once, each loop
         then batched. The self-assignment fails where `arr[v] = e` failed (e itself cannot)."""
-        bounds = _Bounds(node.span, next(self.names))
+        bounds = Bounds(node.span, next(self.names))
         span, lo, hi = node.span, bounds.lo_var(), bounds.hi_var()
         arrays = {name: f"{EXPAND_PREFIX}{bounds.number}${name}" for name in tail.scalars}
 
         def element(var: ast.Var) -> ast.Index:
-            ty = _typed(var)
+            ty = typed(var)
             array = ast.Var(span, arrays[var.name], ty=dataclasses.replace(ty, rank=1))
             return ast.Index(span, array, bounds.offset(node.var), ty=ty)
 
@@ -225,7 +231,7 @@ class _Rewriter:
                        for name, ty in tail.scalars.items())
         probe = ast.Assign(tail.stmt.span, tail.stmt.target, tail.stmt.target)
         head = dataclasses.replace(node, lo=lo, hi=hi, body=(*node.body[:-1], *stores, probe))
-        value = _replace_vars(tail.stmt.value, lambda var: element(var) if var.name in arrays else var)
+        value = replace_vars(tail.stmt.value, lambda var: element(var) if var.name in arrays else var)
         rest = dataclasses.replace(node, lo=lo, hi=hi, body=(dataclasses.replace(tail.stmt, value=value),))
         return (*bounds.prelude(node), *declared, *self.loop(head), *self.loop(rest))
 
@@ -244,7 +250,7 @@ class _LoopFacts:
     def of(node: ast.For, aliases: dict[str, frozenset[str]]) -> "_LoopFacts":
         bound: set[str] = set()
         written: set[str] = set()
-        for item in _nodes(node.body):
+        for item in nodes(node.body):
             if isinstance(item, (ast.Decl, ast.Input)):
                 bound.add(item.name)
             elif isinstance(item, ast.For):
@@ -286,7 +292,7 @@ class _Tail:
         last, head = node.body[-1] if node.body else None, node.body[:-1]
         if not head or not isinstance(last, ast.Assign) or not _indexed_by(last.target, node.var):
             return None
-        if not any(interactive(item) for item in _nodes(last.value) if isinstance(item, (ast.Binary, ast.Ternary))):
+        if not any(interactive(item) for item in nodes(last.value) if isinstance(item, (ast.Binary, ast.Ternary))):
             return None
         assert isinstance(last.target, ast.Index) and isinstance(last.target.array, ast.Var)
         target = last.target.array.name
@@ -294,12 +300,12 @@ class _Tail:
             return None
         untouchable = {target} | aliases.get(target, frozenset())
         if any(isinstance(item, ast.Return) or (isinstance(item, ast.Var) and item.name in untouchable)
-               for item in _nodes(head)):
+               for item in nodes(head)):
             return None
         declared = {s.name: ast.declared_type(s.type) for s in head if isinstance(s, ast.Decl) and not s.type.dims}
         scalars: dict[str, Type] = {}
-        for item in _nodes(last.value):
-            if not _infallible(item):
+        for item in nodes(last.value):
+            if not infallible(item):
                 return None
             if isinstance(item, ast.Var) and item.name in declared:
                 scalars[item.name] = declared[item.name]
@@ -314,58 +320,7 @@ def _indexed_by(target: ast.Expr, var: str) -> bool:
             and isinstance(target.index, ast.Var) and target.index.name == var)
 
 
-def _infallible(node: object) -> bool:
-    """A node of an expression that cannot fail: no index, no call, no `^^`, shifts by
-    non-negative literals only."""
-    if isinstance(node, ast.Binary):
-        if node.op in (BinaryOp.SHL, BinaryOp.SHR, BinaryOp.SHRL):
-            amount = literal(node.right)
-            return amount is not None and amount >= 0
-        return not may_raise(node.op)
-    return isinstance(node, (ast.Unary, ast.Ternary, ast.Convert, ast.Subsume, ast.Var, ast.IntLit, ast.BoolLit,
-                             ast.FloatLit))
-
-
-def _replace_vars(node: ast.Expr, fn: Callable[[ast.Var], ast.Expr]) -> ast.Expr:
-    if isinstance(node, ast.Var):
-        return fn(node)
-    return _map_children(node, lambda child: _replace_vars(child, fn))
-
-
 # ---------------------------------------------------------------- hoisting
-
-
-@dataclass(frozen=True)
-class _Bounds:
-    """The names of one loop's bounds, evaluated once before its batch loops."""
-
-    span: Span
-    number: int
-
-    def var(self, prefix: str, ty: Type) -> ast.Var:
-        return ast.Var(self.span, f"{prefix}${self.number}", ty=ty)
-
-    def lo_var(self) -> ast.Var:
-        return self.var("lo", _INT32)
-
-    def hi_var(self) -> ast.Var:
-        return self.var("hi", _INT32)
-
-    def len_var(self) -> ast.Var:
-        return self.var("len", _INT64)
-
-    def prelude(self, node: ast.For) -> tuple[ast.Stmt, ...]:
-        span = self.span
-        lo, hi = self.lo_var(), self.hi_var()
-        more = ast.Binary(span, BinaryOp.GT, hi, lo, Label.PL, ty=_BOOL)
-        length = ast.Ternary(span, more, _sub64(span, hi, lo), ast.IntLit(span, 0, Base.INT64, ty=_INT64), Label.PL,
-                             ty=_INT64)
-        return (_decl(span, lo.name, _INT32, node.lo), _decl(span, hi.name, _INT32, node.hi),
-                _decl(span, self.len_var().name, _INT64, length))
-
-    def offset(self, var: str) -> ast.Expr:
-        """`(int64) var - (int64) lo$L`: the element of iteration `var`."""
-        return _sub64(self.span, ast.Var(self.span, var, ty=_INT32), self.lo_var())
 
 
 @dataclass(frozen=True)
@@ -383,14 +338,14 @@ class _Hoister:
     batches; `hoisted()` gives the declarations and batch loops, one per level and call kind, in
     dependency order (levels ascending)."""
 
-    def __init__(self, var: str, facts: _LoopFacts, bounds: _Bounds, names: Iterator[int]):
+    def __init__(self, var: str, facts: _LoopFacts, bounds: Bounds, names: Iterator[int]):
         self.var, self.facts, self.bounds, self.names = var, facts, bounds, names
         self.ops: list[_Hoisted] = []
         self.groups: dict[tuple[int, Hashable], int] = {}
         self.levels: dict[str, int] = {}
 
     def expr(self, node: ast.Expr) -> ast.Expr:
-        if _is_read(node):
+        if read_done(node) is not None:
             return node
         fused = relu_rescale(node)
         if fused is not None:
@@ -398,40 +353,33 @@ class _Hoister:
             assert isinstance(node, ast.Binary)
             node = fused.with_operand(node, self.expr(fused.x))
         else:
-            node = _map_children(node, self.expr)
+            node = map_children(node, self.expr)
         if interactive(node) and self._hoistable(node):
             return self._hoist(node)
         return node
 
     def _hoistable(self, node: ast.Expr) -> bool:
         fused = relu_rescale(node)
-        operands = [fused.x] if fused is not None else list(_children(node))
+        operands = [fused.x] if fused is not None else list(children(node))
         amount = node.right if fused is None and isinstance(node, ast.Binary) and node.op in _RIGHT_SHIFTS else None
-        if amount is not None and self._mentions_var(amount):
+        if amount is not None and self.var in var_names(amount):
             return False  # one call has one amount
         return (all(self._safe(op) and not _pending(op) for op in operands)
-                and any(self._mentions_var(op) for op in operands))
+                and any(self.var in var_names(op) for op in operands))
 
     def _safe(self, node: ast.Expr) -> bool:
-        for item in _nodes(node):
+        for item in nodes(node):
             if isinstance(item, ast.Call):
                 return False
             if isinstance(item, ast.Var) and item.name != self.var and not self.facts.invariant(item.name):
                 return False
         return True
 
-    def _mentions_var(self, node: ast.Expr) -> bool:
-        return any(isinstance(item, ast.Var) and item.name == self.var for item in _nodes(node))
-
     def _level(self, node: ast.Expr) -> int:
-        read = [self.levels[item.name] for item in _nodes(node)
-                if isinstance(item, ast.Var) and item.name in self.levels]
-        return 1 + max(read, default=-1)
+        read_levels = [self.levels[name] for name in var_names(node) if name in self.levels]
+        return 1 + max(read_levels, default=-1)
 
     def _hoist(self, node: ast.Expr) -> ast.Expr:
-        ty = node.ty
-        assert ty is not None
-        span = node.span
         level = self._level(node)
         group = (level, call_kind(node))
         if group not in self.groups:
@@ -440,39 +388,32 @@ class _Hoister:
         temp = f"{BATCH_PREFIX}{self.groups[group]}${members}"
         self.levels[temp] = level
         self.ops.append(_Hoisted(temp, node, group))
-        count = ast.Var(span, _count_name(temp), ty=_INT64)
-        element = self._element(temp, ty, span)
-        computed = ast.Binary(span, BinaryOp.LT, self.bounds.offset(self.var), count, Label.PL, ty=_BOOL)
-        return ast.Ternary(span, computed, element, node, Label.PL, ty=ty)
-
-    def _element(self, temp: str, ty: Type, span: Span) -> ast.Index:
-        array = ast.Var(span, temp, ty=Type(ty.base, ty.label, 1))
-        return ast.Index(span, array, self.bounds.offset(self.var), ty=Type(ty.base, ty.label))
+        return read(node.span, temp, typed(node), self.bounds.offset(self.var), node)
 
     def hoisted(self) -> tuple[ast.Stmt, ...]:
-        bounds, out = self.bounds, []
+        bounds = self.bounds
+        out: list[ast.Stmt] = []
         for op in self.ops:
-            ty = _typed(op.node)
-            out.append(ast.Decl(op.node.span, ast.TypeNode(op.node.span, ty.base, ty.label, (bounds.len_var(),)),
-                                op.temp, op.node.span))
+            ty, span = typed(op.node), op.node.span
+            out.append(_array(span, op.temp, ty, bounds.len_var()))
         for group in sorted(self.groups, key=lambda g: (g[0], self.groups[g])):
             members = [op for op in self.ops if op.group == group]
-            span = members[0].node.span
-            out.append(_decl(span, _count_name(members[0].temp), _INT64, bounds.len_var()))
-            body = tuple(ast.Assign(op.node.span, self._element(op.temp, _typed(op.node), op.node.span), op.node)
-                         for op in members)
-            out.append(ast.For(span, self.var, span, bounds.lo_var(), bounds.hi_var(), body))
+            span, done = members[0].node.span, done_name(members[0].temp)
+            out.append(_array(span, done, BOOL, bounds.len_var()))
+            body = tuple(ast.Assign(op.node.span, self._element(op), op.node) for op in members)
+            mark = done_store(span, done, self.bounds.offset(self.var))
+            out.append(ast.For(span, self.var, span, bounds.lo_var(), bounds.hi_var(), (*body, mark)))
         return tuple(out)
 
+    def _element(self, op: _Hoisted) -> ast.Index:
+        ty, span = typed(op.node), op.node.span
+        array = ast.Var(span, op.temp, ty=Type(ty.base, ty.label, 1))
+        return ast.Index(span, array, self.bounds.offset(self.var), ty=Type(ty.base, ty.label))
 
-def _typed(node: ast.Expr) -> Type:
-    assert node.ty is not None, "a typed program"
-    return node.ty
 
-
-def _count_name(temp: str) -> str:
-    """`batch$G$count` for the batch `batch$G$m` of group G."""
-    return temp.rsplit("$", 1)[0] + _COUNT_SUFFIX
+def _array(span: Span, name: str, ty: Type, length: ast.Expr) -> ast.Decl:
+    """`ty[length] name;`: a batch, or a group's mask of computed elements (all false at first)."""
+    return ast.Decl(span, ast.TypeNode(span, ty.base, ty.label, (length,)), name, span)
 
 
 def _join(left: Base, right: Base) -> Base:
@@ -482,7 +423,7 @@ def _join(left: Base, right: Base) -> Base:
     return left if left.width >= right.width else right
 
 
-def _shape(node: ast.Expr) -> Hashable:
+def _shape(node: object) -> Hashable:
     """`node`'s structure without its spans: equal shapes of loop-invariant public expressions
     have equal values."""
     if not dataclasses.is_dataclass(node) or isinstance(node, (type, Span)):
@@ -491,17 +432,11 @@ def _shape(node: ast.Expr) -> Hashable:
                                           if f.name not in ("span", "name_span", "var_span", "known_to"))
 
 
-def _is_read(node: ast.Expr) -> bool:
-    """A read of a batch (`offset < count ? batch[offset] : e`): its `e` is never hoisted again."""
-    return (isinstance(node, ast.Ternary) and isinstance(node.cond, ast.Binary)
-            and isinstance(node.cond.right, ast.Var) and node.cond.right.name.startswith(BATCH_PREFIX))
-
-
 def _pending(node: ast.Expr) -> bool:
     """Whether `node` still contains an interactive operation outside batch reads."""
-    if _is_read(node):
+    if read_done(node) is not None:
         return False
-    return interactive(node) or any(_pending(child) for child in _children(node))
+    return interactive(node) or any(_pending(child) for child in children(node))
 
 
 # ---------------------------------------------------------------- node helpers
@@ -518,74 +453,3 @@ def _float(ty: Optional[Type]) -> bool:
 def _public_value(node: ast.Expr) -> bool:
     """A public value made secret by a conversion: a product with it is local."""
     return isinstance(node, ast.Convert) and node.operand.ty is not None and not node.operand.ty.label.is_secret
-
-
-def _decl(span: Span, name: str, ty: Type, init: ast.Expr) -> ast.Decl:
-    return ast.Decl(span, ast.TypeNode(span, ty.base, ty.label), name, span, init)
-
-
-def _sub64(span: Span, left: ast.Expr, right: ast.Expr) -> ast.Expr:
-    return ast.Binary(span, BinaryOp.SUB, ast.Convert(span, left, ty=_INT64), ast.Convert(span, right, ty=_INT64),
-                      Label.PL, ty=_INT64)
-
-
-_EXPR_FIELDS = {ast.Index: ("array", "index"), ast.Binary: ("left", "right"), ast.Unary: ("operand",),
-                ast.Ternary: ("cond", "then", "other"), ast.Subsume: ("operand",), ast.Convert: ("operand",)}
-
-
-def _children(node: ast.Expr) -> Iterator[ast.Expr]:
-    if isinstance(node, ast.Call):
-        yield from node.args
-        return
-    for name in _EXPR_FIELDS.get(type(node), ()):
-        yield getattr(node, name)
-
-
-def _map_children(node: ast.Expr, fn: Callable[[ast.Expr], ast.Expr]) -> ast.Expr:
-    if isinstance(node, ast.Call):
-        return dataclasses.replace(node, args=tuple(fn(arg) for arg in node.args))
-    changes: dict[str, Any] = {name: fn(getattr(node, name)) for name in _EXPR_FIELDS.get(type(node), ())}
-    return dataclasses.replace(node, **changes) if changes else node
-
-
-def _map_stmt(stmt: ast.Stmt, fn: Callable[[ast.Expr], ast.Expr]) -> ast.Stmt:
-    """`stmt` with `fn` applied to each of its outermost expressions, nested statements included.
-    Array dimensions in declarations are left alone (evaluated once per declaration anyway)."""
-    if isinstance(stmt, ast.Decl):
-        return stmt if stmt.init is None else dataclasses.replace(stmt, init=fn(stmt.init))
-    if isinstance(stmt, ast.Assign):
-        target = stmt.target
-        if isinstance(target, ast.Index):
-            target = dataclasses.replace(target, array=fn(target.array), index=fn(target.index))
-        return dataclasses.replace(stmt, target=target, value=fn(stmt.value))
-    if isinstance(stmt, ast.CallStmt):
-        return dataclasses.replace(stmt, args=tuple(fn(arg) for arg in stmt.args))
-    if isinstance(stmt, ast.Return):
-        return stmt if stmt.value is None else dataclasses.replace(stmt, value=fn(stmt.value))
-    if isinstance(stmt, ast.Output):
-        return dataclasses.replace(stmt, value=fn(stmt.value))
-    if isinstance(stmt, ast.For):
-        return dataclasses.replace(stmt, lo=fn(stmt.lo), hi=fn(stmt.hi),
-                                   body=tuple(_map_stmt(s, fn) for s in stmt.body))
-    if isinstance(stmt, ast.While):
-        return dataclasses.replace(stmt, cond=fn(stmt.cond), body=tuple(_map_stmt(s, fn) for s in stmt.body))
-    if isinstance(stmt, ast.If):
-        other = None if stmt.other is None else _map_stmt(stmt.other, fn)
-        return dataclasses.replace(stmt, cond=fn(stmt.cond), then=_map_stmt(stmt.then, fn), other=other)
-    if isinstance(stmt, ast.Block):
-        return dataclasses.replace(stmt, body=tuple(_map_stmt(s, fn) for s in stmt.body))
-    return stmt
-
-
-def _nodes(value: object) -> Iterator[object]:
-    """Every statement and expression node under `value` (a node or a tuple of them)."""
-    if isinstance(value, tuple):
-        for item in value:
-            yield from _nodes(item)
-        return
-    if not dataclasses.is_dataclass(value) or isinstance(value, (type, Span)):
-        return
-    yield value
-    for item in dataclasses.fields(value):
-        if item.name not in ("ty", "known_to", "span", "name_span", "var_span", "file"):
-            yield from _nodes(getattr(value, item.name))

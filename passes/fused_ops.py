@@ -28,8 +28,9 @@ from ezlang.types import Base, Type
 
 @dataclass(frozen=True)
 class ReluRescale:
-    """`(x > 0 ? x : 0) >> shift` on a secret signed x. `x` is the selected branch without label
-    conversions (al↔bl: the same ring element)."""
+    """`(x > 0 ? x : 0) >> shift` on a secret signed x. `x` is its occurrence in the condition,
+    which the interpreter evaluates first (so an error of x is reported at that span), without
+    label conversions (al↔bl: the same ring element)."""
 
     x: ast.Expr
     shift: int
@@ -60,11 +61,11 @@ def relu_rescale(node: ast.Expr) -> Optional[ReluRescale]:
     if x is None or literal(ternary.other) != 0 or shape(operand) != shape(x):
         return None
     assert node.ty is not None
-    if not _typed_as(operand, node.ty.base) or not _typed_as(ternary, node.ty.base):
+    if not all(_typed_as(item, node.ty.base) for item in (x, operand, ternary)):
         return None
     if any(isinstance(item, ast.Call) for item in _nodes(operand)):
         return None
-    return ReluRescale(operand, shift)
+    return ReluRescale(x, shift)
 
 
 def literal(node: ast.Expr) -> Optional[int]:

@@ -1,24 +1,30 @@
 """Batch loops (ezlang.passes.batch_rounds) → one vectorised call per call kind over all their elements.
 
-Why: a batch loop `for v = [lo : hi] { batch$G$0[v - lo] = x0(v) OP0 y0(v); ... }` holds
-independent interactive operations, one per iteration each. Lowered as a loop it would cost
-rounds per element and operation; here it becomes: a loop that evaluates the operands of every
-element of every operation into buffers, then per call kind (`call_kind`) a loop packing the
-arguments of all its operations side by side, ONE runtime call over them (ezrt_mul, ezrt_lt,
-ezrt_and, ezrt_shr, ezrt_relu_rescale or ezrt_divmod), and a loop of local steps writing the
-results into the batches. Backends without vectorised calls (the cleartext one) get the operand
-loop and then each operation applied element by element through their SecretOps.
+Why: a batch loop `for v = [lo : hi] { batch$G$0[v - lo] = x0(v) OP0 y0(v); ... }`, or a nest of
+loops around such stores (`BatchLoop`: a whole loop nest's operations), holds independent
+interactive operations, one per iteration each. Lowered as loops it would cost rounds per
+element and operation; here it becomes: loops that evaluate the operands of every element of
+every operation into buffers, then per call kind (`call_kind`) a loop packing the arguments of
+all its operations side by side, ONE runtime call over them (ezrt_mul, ezrt_lt, ezrt_and,
+ezrt_shr, ezrt_relu_rescale or ezrt_divmod), and a loop of local steps writing the results into
+the batches. Backends without vectorised calls (the cleartext one) get the operand loops and then
+each operation applied element by element through their SecretOps.
 
 Errors: a check that fails while the operands are evaluated (an index out of bounds, a negative
-shift amount) does not fail: the batch stops at that element, the elements before it are
-computed, and `batch$G$count` says how many (for all operations of the loop); the loop body then evaluates the operation itself
-from that iteration on, so the program fails where and how it would have without batching.
+shift amount) does not fail: that element is skipped, for all operations of the loop, and its
+mark in the `done` mask stays false; the others are computed. The loop body evaluates the
+operation itself where the mask is false, so the program fails where and how it would have
+without batching, and an element of an iteration that never runs costs nothing. Elements are
+counted in iteration order and never past the batches' length, whatever the loops' bounds say,
+so no store leaves a buffer. The calls run on every element visited (those skipped hold operands
+that passed their checks, or zeros): their results are not read.
 
-Assumes: `plan` is `batch_loop(node)` for a loop the pass wrote; its operations are ones that
+Assumes: `plan` is `batch_loop(node)` for a loop the passes wrote; its operations are ones that
 `ezlang.passes.batch_rounds.interactive` accepts, and those of one call kind of a shift have
-equal amounts (the kind includes the amount's shape); secure wires are i64 in memory.
-Guarantees: every role performs the same calls with the same counts (counts and failures depend
-on public values only); buffers are freed on the normal path; a failed runtime call leaves the
+equal amounts (the kind includes the amount's shape); all its batches have one length; secure
+wires are i64 in memory.
+Guarantees: every role performs the same calls with the same counts (counts, failures and masks
+depend on public values only); buffers are freed on the normal path; a failed runtime call leaves the
 function with STATUS_ERROR (the session has the message), like SecureSecretOps.
 """
 
@@ -32,7 +38,7 @@ from llvmlite import ir
 from ezlang.codegen import abi, arith
 from ezlang.codegen.abi import I32, I64, PTR
 from ezlang.codegen.exprs import COMPARISONS, join_operands
-from ezlang.codegen.function import ArrayVar, ScalarVar
+from ezlang.codegen.function import ArrayRef, ArrayVar, ScalarVar
 from ezlang.codegen.secure import RUNTIME_FUNCTIONS, SecureSecretOps
 from ezlang.codegen.sites import DimensionSite, RingSite
 from ezlang.interp.exprs import typed
@@ -48,6 +54,7 @@ if TYPE_CHECKING:
     from ezlang.codegen.stmts import StmtEmitter
 
 _INT32_PL = Type(Base.INT32, Label.PL)
+_BOOL_PL = Type(Base.BOOL, Label.PL)
 
 
 @dataclass(frozen=True)
@@ -71,33 +78,30 @@ class _Op:
 
 
 def lower_batch(e: "StmtEmitter", node: ast.For, plan: BatchLoop) -> None:
-    """Emits the batch loop `node` as one operand loop, one vectorised call per call kind, and
-    result loops."""
-    lo, hi = e.expr_as(node.lo, _INT32_PL), e.expr_as(node.hi, _INT32_PL)
-    b = e.b
-    wide_lo, wide_hi = b.sext(lo, I64, name="batch.lo"), b.sext(hi, I64, name="batch.hi")
-    length = b.select(b.icmp_signed(">", wide_hi, wide_lo), b.sub(wide_hi, wide_lo), ir.Constant(I64, 0),
-                      name="batch.len")
-    planned = [(temp, value, _operands(value)) for temp, value in plan.items]
-    buffers = [tuple(_allocate(e, length, operand.ty, node) for operand in operands) for _, _, operands in planned]
-    done = _evaluate(e, node, lo, hi, [(op, buf) for (_, _, ops), bufs in zip(planned, buffers)
-                                       for op, buf in zip(ops, bufs)])
-    count = e.lookup(plan.count)
-    assert isinstance(count, ScalarVar)
-    e.b.store(done, count.slot)
-    ops = []
-    for (temp, value, operands), bufs in zip(planned, buffers):
-        target = e.lookup(temp)
-        assert isinstance(target, ArrayVar)
-        ops.append(_Op(value, operands, bufs, target.ref(e.b, temp).data))
+    """Emits the batch loop `node` as one operand loop (nest), one vectorised call per call kind,
+    and result loops."""
+    arrays = [_array(e, temp) for temp, _ in plan.items]
+    length = arrays[0].dims[0]  # every batch of the loop has this length: the nest's trip count
+    planned = [(value, _operands(value)) for _, value in plan.items]
+    buffers = [tuple(_allocate(e, length, operand.ty, node) for operand in operands) for _, operands in planned]
+    done = _array(e, plan.done).data
+    visited = _Evaluation(e, plan, length, done).run([(op, buf) for (_, ops), bufs in zip(planned, buffers)
+                                                       for op, buf in zip(ops, bufs)])
+    ops = [_Op(value, operands, bufs, array.data) for (value, operands), bufs, array in zip(planned, buffers, arrays)]
     if isinstance(e.mx.secret, SecureSecretOps):
         for kind in dict.fromkeys(call_kind(op.value) for op in ops):
-            _Wires(e, e.mx.secret, node.span).apply([op for op in ops if call_kind(op.value) == kind], done)
+            _Wires(e, e.mx.secret, node.span).apply([op for op in ops if call_kind(op.value) == kind], visited)
     else:
         for op in ops:
-            _elementwise(e, op, done)
+            _elementwise(e, op, visited, done)
     for buffer in (buf for bufs in buffers for buf in bufs):
         e.b.call(e.mx.helper("free"), [buffer])
+
+
+def _array(e: "StmtEmitter", name: str) -> ArrayRef:
+    target = e.lookup(name)
+    assert isinstance(target, ArrayVar)
+    return target.ref(e.b, name)
 
 
 # ---------------------------------------------------------------- operands
@@ -131,41 +135,72 @@ def _allocate(e: "StmtEmitter", count: ir.Value, ty: Type, node: ast.For) -> ir.
     return buffer
 
 
-def _evaluate(e: "StmtEmitter", node: ast.For, lo: ir.Value, hi: ir.Value,
-              operands: Sequence[tuple[_Operand, ir.Value]]) -> ir.Value:
-    """Evaluates the operands of iterations lo.. into the buffers; returns how many iterations
-    succeeded (all of them, or up to the first whose operands fail a check)."""
-    counter = e.alloca(I32, f"{node.var}.next")
-    computed = e.alloca(I64, "batch.done")
-    b = e.b
-    b.store(lo, counter)
-    wide_lo = b.sext(lo, I64)
-    head, body, stop, done = (e.block(name) for name in ("batch.head", "batch.body", "batch.stop", "batch.done"))
-    b.branch(head)
-    e.continue_at(head)
-    at = b.load(counter, typ=I32, name=f"{node.var}.at")
-    b.store(b.sub(b.sext(at, I64), wide_lo), computed)
-    b.cbranch(b.icmp_signed("<", at, hi, name="more"), body, done)
-    e.continue_at(body)
-    e.push()
-    variable = e.alloca(I32, node.var)
-    b.store(at, variable)
-    e.declare(node.var, ScalarVar(variable, _INT32_PL))
-    position = b.sub(b.sext(at, I64), wide_lo, name="batch.at")
-    outer, e.failure = e.failure, stop
-    for operand, buffer in operands:
-        value = e.expr_as(operand.expr, operand.ty)
-        if operand.shift is not None and operand.ty.base.signed:
-            _check_amount(e, operand.shift, value)
-        e.mx.layout.store(e.b, value, _element(e, buffer, position, operand.ty), operand.ty)
-    e.failure = outer
-    e.free(e.pop())
-    e.b.store(e.b.add(at, ir.Constant(I32, 1), name="step"), counter)
-    e.b.branch(head)
-    e.continue_at(stop)  # `computed` still holds the failing iteration's position
-    e.b.branch(done)
-    e.continue_at(done)
-    return e.b.load(computed, typ=I64, name="batch.count")
+class _Evaluation:
+    """Evaluates the operands of the batch loop's iterations, in order, into buffers, and marks
+    each element whose operands passed every check in the `done` mask; an element whose operands
+    fail a check is skipped (the loop body evaluates it itself, and fails there). One loop per
+    level of the nest, positions counted from 0 (the nest is rectangular, so the count is the
+    position `plan.index` the pass computes), never past `limit` (the batches' length); `run`
+    gives how many positions were visited."""
+
+    def __init__(self, e: "StmtEmitter", plan: BatchLoop, limit: ir.Value, done: ir.Value):
+        self.e, self.plan, self.limit, self.done = e, plan, limit, done
+        self.position = e.alloca(I64, "batch.position")
+        self.full = e.block("batch.full")
+
+    def run(self, operands: Sequence[tuple[_Operand, ir.Value]]) -> ir.Value:
+        e = self.e
+        e.b.store(ir.Constant(I64, 0), self.position)
+        finished = e.block("batch.finished")
+        self._level(0, operands)
+        e.b.branch(finished)
+        e.continue_at(self.full)
+        e.b.branch(finished)
+        e.continue_at(finished)
+        return e.b.load(self.position, typ=I64, name="batch.visited")
+
+    def _level(self, depth: int, operands: Sequence[tuple[_Operand, ir.Value]]) -> None:
+        e, loop = self.e, self.plan.loops[depth]
+        lo, hi = e.expr_as(loop.lo, _INT32_PL), e.expr_as(loop.hi, _INT32_PL)
+        counter = e.alloca(I32, f"{loop.var}.next")
+        e.b.store(lo, counter)
+        head, body, after = e.block("batch.head"), e.block("batch.body"), e.block("batch.after")
+        e.b.branch(head)
+        e.continue_at(head)
+        at = e.b.load(counter, typ=I32, name=f"{loop.var}.at")
+        e.b.cbranch(e.b.icmp_signed("<", at, hi, name="more"), body, after)
+        e.continue_at(body)
+        e.push()
+        variable = e.alloca(I32, loop.var)
+        e.b.store(at, variable)
+        e.declare(loop.var, ScalarVar(variable, _INT32_PL))
+        if depth + 1 < len(self.plan.loops):
+            self._level(depth + 1, operands)
+        else:
+            self._element(operands)
+        e.free(e.pop())
+        e.b.store(e.b.add(at, ir.Constant(I32, 1), name="step"), counter)
+        e.b.branch(head)
+        e.continue_at(after)
+
+    def _element(self, operands: Sequence[tuple[_Operand, ir.Value]]) -> None:
+        e = self.e
+        position = e.b.load(self.position, typ=I64, name="batch.at")
+        room, skip = e.block("batch.room"), e.block("batch.skip")
+        e.b.cbranch(e.b.icmp_signed("<", position, self.limit, name="fits"), room, self.full)
+        e.continue_at(room)
+        outer, e.failure = e.failure, skip
+        for operand, buffer in operands:
+            value = e.expr_as(operand.expr, operand.ty)
+            if operand.shift is not None and operand.ty.base.signed:
+                _check_amount(e, operand.shift, value)
+            e.mx.layout.store(e.b, value, _element(e, buffer, position, operand.ty), operand.ty)
+        e.failure = outer
+        e.mx.layout.store(e.b, ir.Constant(e.mx.layout.value_type(_BOOL_PL), 1),
+                          _element(e, self.done, position, _BOOL_PL), _BOOL_PL)
+        e.b.branch(skip)
+        e.continue_at(skip)
+        e.b.store(e.b.add(position, ir.Constant(I64, 1), name="next"), self.position)
 
 
 def _check_amount(e: "StmtEmitter", shift: ast.Binary, amount: ir.Value) -> None:
@@ -198,12 +233,13 @@ def _each(e: "StmtEmitter", count: ir.Value, step: Callable[[ir.Value], None]) -
 # ---------------------------------------------------------------- any backend, element by element
 
 
-def _elementwise(e: "StmtEmitter", op: _Op, count: ir.Value) -> None:
+def _elementwise(e: "StmtEmitter", op: _Op, count: ir.Value, done: ir.Value) -> None:
+    """The operation on each computed element (the `done` mask is public)."""
     value = op.value
     ty = typed(value.ty, value).scalar()
     types = [operand.ty for operand in op.operands]
 
-    def step(k: ir.Value) -> None:
+    def apply(k: ir.Value) -> None:
         x = [e.mx.layout.load(e.b, _element(e, buf, k, t), t, "batch.x") for buf, t in zip(op.buffers, types)]
         fused = relu_rescale(value)
         if fused is not None:
@@ -217,6 +253,14 @@ def _elementwise(e: "StmtEmitter", op: _Op, count: ir.Value) -> None:
             else:
                 result = e.mx.secret.binary(e.b, e.ctx, value.op, value.label, types[0], x[0], x[1])
         e.mx.layout.store(e.b, result, _element(e, op.out, k, ty), ty)
+
+    def step(k: ir.Value) -> None:
+        computed, after = e.block("batch.apply"), e.block("batch.applied")
+        e.b.cbranch(e.mx.layout.load(e.b, _element(e, done, k, _BOOL_PL), _BOOL_PL, "batch.done"), computed, after)
+        e.continue_at(computed)
+        apply(k)
+        e.b.branch(after)
+        e.continue_at(after)
 
     _each(e, count, step)
 
@@ -313,12 +357,22 @@ class _Wires:
             self._call("ezrt_shr", [ir.Constant(I32, int(kind[1])), self._amount(first, n), x, z, n])
 
     def _amount(self, first: _Op, n: ir.Value) -> ir.Value:
-        """The shift amount (the same for every element and operation of the call), clamped to the
-        ring width as SecureSecretOps does; 0 when no element was computed (then n is 0)."""
+        """The shift amount, the same for every computed element and operation of the call,
+        clamped to the ring width as SecureSecretOps does. An element skipped holds that amount
+        or 0 (its slot unwritten: amounts that fail their check are not stored), so the largest
+        unsigned value of the buffer is the amount (0 when no element was computed)."""
         b, ty = self.e.b, first.operands[1].ty
-        amount = arith.resize(b, self.e.mx.layout.load(b, _element(self.e, first.buffers[1], ir.Constant(I64, 0), ty),
-                                                       ty, "batch.amount"), I64, signed=False)
-        width = ir.Constant(I64, self.ops.bits)
+        largest = self.e.alloca(I64, "batch.amount")
+        b.store(ir.Constant(I64, 0), largest)
+
+        def keep(k: ir.Value) -> None:
+            loaded = self.e.mx.layout.load(self.e.b, _element(self.e, first.buffers[1], k, ty), ty, "batch.amount")
+            amount = arith.resize(self.e.b, loaded, I64, signed=False)
+            so_far = self.e.b.load(largest, typ=I64, name="batch.largest")
+            self.e.b.store(self.e.b.select(self.e.b.icmp_unsigned(">", amount, so_far), amount, so_far), largest)
+
+        self._each(n, keep)
+        amount, width = b.load(largest, typ=I64, name="batch.amount"), ir.Constant(I64, self.ops.bits)
         return b.trunc(b.select(b.icmp_unsigned("<", amount, width), amount, width), I32, name="batch.shr.k")
 
     # ------------------------------------------------------------ helpers

@@ -45,7 +45,8 @@ def batch_groups(program: ast.Program) -> list[list[str]]:
                 plan = batch_loop(stmt)
                 if plan is not None:
                     found.append([value.span.text for _, value in plan.items])
-                walk(stmt.body)
+                else:
+                    walk(stmt.body)
     walk(main_body(batch_rounds(program)))
     return found
 
@@ -145,7 +146,9 @@ def test_writing_one_array_parameter_stops_batching_of_all_of_them() -> None:
 
 def test_an_inner_loop_operation_on_the_outer_variable_is_batched_by_the_outer_loop() -> None:
     program = loop("for i = [0:4] { for j = [0:3] { acc = acc + a[i] * b[i] + a[j] * b[j] } }")
-    assert batched_ops(program) == ["a[i] * b[i]", "a[j] * b[j]"]
+    # the inner loop's product is batched over the whole nest (lifted first), the outer one's over i
+    assert batched_ops(program) == ["a[j] * b[j]", "a[i] * b[i]"]
+    assert agrees(program, sources({"a": [1, 2, 3, 4]}, {"b": [5, 6, 7, 8]}))[0] == "ok"
 
 
 NEWER = """
