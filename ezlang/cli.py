@@ -8,6 +8,7 @@ misnamed files, an output file that cannot be written).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_compile(commands)
     _add_run(commands)
     _add_verify_rules(commands)
+    _add_import(commands)
     version = commands.add_parser("version", help="print the version and exit",
                                   description="Print the version of ezlang.")
     version.set_defaults(handler=_version, prog=version.prog)
@@ -196,6 +198,52 @@ def _add_verify_rules(commands: "argparse._SubParsersAction[argparse.ArgumentPar
     verify.set_defaults(handler=_verify_rules, prog=verify.prog)
 
 
+def _add_import(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    imp = commands.add_parser(
+        "import", help="turn an ONNX model into a program, a private weights file and a manifest",
+        description="Translate MODEL (an .onnx file) into DIR/model.ezpc (the architecture: one layer-library "
+                    "call per layer, no weight values), DIR/model.weights (the SERVER's private input) and "
+                    "DIR/manifest.json (inputs, outputs, format, labels); with a dynamic batch dimension also "
+                    "DIR/public.json (the batch size, a public input). docs/import.md lists the operators.",
+        epilog="Exit codes: 0 imported, 1 the model cannot be imported (unsupported operators, shapes, "
+               "no format fits), 2 usage error.")
+    imp.add_argument("model", metavar="MODEL", help="the ONNX model (*.onnx)")
+    imp.add_argument("--output", "-o", metavar="DIR", required=True,
+                     help="directory for the files (created if needed; other files in it are kept)")
+    imp.add_argument("--calibrate", metavar="FILE",
+                     help="representative CLIENT inputs (.npy, or .npz by input name): their range, rounded "
+                          "out to a power of two, is declared in the program, and the range analysis "
+                          "chooses --bitlen and --scale from it (docs/ranges.md)")
+    imp.add_argument("--input-range", metavar=("LO", "HI"), type=float, nargs=2,
+                     help="declare that every CLIENT input value lies in [LO, HI] (instead of --calibrate)")
+    imp.add_argument("--bitlen", type=int, choices=(32, 64), default=None,
+                     help="ring width; default: chosen by the range analysis when the inputs have a range, "
+                          "else 32")
+    imp.add_argument("--scale", type=int, default=None, metavar="N",
+                     help="fractional bits of every tensor; default: chosen by the range analysis when the "
+                          f"inputs have a range, else {DEFAULT_SCALE}")
+    imp.add_argument("--labels", metavar="FILE",
+                     help="class names: one per line, or a .csv column (distinct values in order of first "
+                          "appearance); `interpret` and `run` print them next to class indices")
+    imp.add_argument("--labels-column", metavar="NAME",
+                     help="the .csv column of --labels (default: the first whose header contains \"name\")")
+    imp.add_argument("--batch", type=_positive, metavar="N",
+                     help="fix a dynamic batch dimension to N; by default the batch is a public input "
+                          "chosen at run time (DIR/public.json)")
+    imp.add_argument("--max-batch", type=_positive, default=1024, metavar="N",
+                     help="the largest run-time batch size the program accepts (default 1024)")
+    imp.add_argument("--argmax", action="store_true",
+                     help="output the class index (a secure ArgMax over the last axis) instead of the logits, "
+                          "so that the CLIENT learns only the label")
+    imp.set_defaults(handler=_import, prog=imp.prog)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
 def _add_bitlen(command: argparse.ArgumentParser) -> None:
     command.add_argument("--bitlen", type=int, choices=(32, 64), default=None,
                          help="width in bits of every secret integer and fixed-point value: 32 for "
@@ -317,8 +365,23 @@ def _emit_run(args: argparse.Namespace, source: SourceFile, diagnostics: tuple[D
     if args.format == "json":
         _deliver(args.output, render_run_json(source.name, diagnostics, run))
     elif run is not None:
-        _deliver(args.output, render_run_text(run))
+        _deliver(args.output, _with_labels(args.file, render_run_text(run)))
     return EXIT_ERRORS if run is None else EXIT_OK
+
+
+def _with_labels(program: str, outputs: str) -> str:
+    """Outputs text with class names after class indices, when the program was imported with
+    labels (its manifest.json, ezlang.manifest)."""
+    from ezlang.manifest import ManifestError, name_labels, read_manifest
+
+    try:
+        manifest = read_manifest(program)
+    except ManifestError as error:
+        print(f"ezlang: warning: {error}; class labels are not shown", file=sys.stderr)
+        return outputs
+    if manifest is None or manifest.program != Path(program).name:
+        return outputs
+    return name_labels(outputs, manifest)
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -370,8 +433,40 @@ def _run(args: argparse.Namespace) -> int:
     if args.stats_json and report.stats_json is not None:
         _write_atomic(args.stats_json, report.stats_json)
     if report.outputs is not None:
-        _deliver(args.outputs, report.outputs)
+        _deliver(args.outputs, _with_labels(args.file, report.outputs))
     return report.exit_code
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ezlang.onnx_import import ImportFailure, ImportOptions, import_model, write_bundle
+
+    _readable(args.model)
+    for path in (args.calibrate, args.labels):
+        if path is not None:
+            _readable(path)
+    if args.calibrate and args.input_range:
+        raise UsageError("give either --calibrate or --input-range, not both")
+    if args.input_range and not (math.isfinite(args.input_range[0]) and args.input_range[0] <= args.input_range[1]
+                                 and math.isfinite(args.input_range[1])):
+        raise UsageError(f"--input-range {args.input_range[0]} {args.input_range[1]}: give finite LO <= HI")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise UsageError(f"--output {args.output}: exists and is not a directory")
+    options = ImportOptions(batch=args.batch, max_batch=args.max_batch, bitlen=args.bitlen, scale=args.scale,
+                            calibrate=Path(args.calibrate) if args.calibrate else None,
+                            input_range=tuple(args.input_range) if args.input_range else None,
+                            labels=Path(args.labels) if args.labels else None,
+                            labels_column=args.labels_column, argmax=args.argmax)
+    try:
+        bundle = import_model(args.model, options)
+    except ImportFailure as failure:
+        _print(sys.stderr, render_diagnostics([FileReport(args.model, (failure.diagnostic,))]))
+        return EXIT_ERRORS
+    try:
+        written = write_bundle(bundle, args.output)
+    except OSError as error:
+        raise UsageError(f"--output {args.output}: cannot write: {error.strerror or error}") from None
+    _print(sys.stderr, "\n".join([*(f"wrote {path}" for path in written), bundle.format_reason]))
+    return EXIT_OK
 
 
 def _verify_rules(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ pins the text of each. Codes are grouped by family:
   E01xx lexing and parsing          E02xx names and scopes
   E03xx information flow (leaks)    E04xx types and labels
   E05xx program structure           E06xx run time and inputs
-  E07xx secure compilation          W0xxx warnings
+  E07xx secure compilation          E08xx ONNX import
+  W0xxx warnings
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 Each party (SERVER, CLIENT, and ALL for public inputs) has one InputSource. A source is
 immutable; every run opens a fresh InputReader on it, so one source can feed many runs.
 
-* Keyed sources (.json, .npz, .npy, `from_mapping`) map an input name to its value. A value one
-  nesting level deeper than the input's type is a list with one value per execution of the
-  input statement (an input inside a loop).
+* Keyed sources (.json, .npz, .npy, .weights, .nii/.nii.gz, `from_mapping`) map an input name
+  to its value (a .npy or NIfTI file holds one unnamed value). A value one nesting level deeper
+  than the input's type is a list with one value per execution of the input statement (an input
+  inside a loop). A numpy array with as many elements as a flat (rank 1) input is read in
+  row-major order whatever its shape, as imported models declare their tensors flat.
 * Sequential sources (plain text, `from_sequence`) are consumed scalar by scalar in program
   order, arrays in row-major order, like EzPC's standard input.
 
@@ -39,6 +41,7 @@ from ezlang.diagnostics import Diagnostic, Severity, register
 from ezlang.fixed import encode_in_ring, representable
 from ezlang.semantics import int_range, to_f32, wrap
 from ezlang.types import Base, Role, Type
+from ezlang.weights import WeightsError, read_weights
 
 MISSING_INPUT = register("E0620", "missing input value")
 BAD_INPUT_VALUE = register("E0621", "input value of the wrong kind")
@@ -320,6 +323,14 @@ def _shape(dims: Sequence[int]) -> str:
     return "".join(f"[{d}]" for d in dims) or "[] (a scalar)"
 
 
+def _flat_view(raw: Any, dims: tuple[int, ...]) -> Any:
+    """A numpy array with exactly as many elements as a flat (rank 1) input holds is that input's
+    value in row-major order, whatever its shape: an image [1, 28, 28] feeds `fixed_al[784]`."""
+    if len(dims) == 1 and isinstance(raw, np.ndarray) and raw.ndim != 1 and raw.size == dims[0]:
+        return raw.reshape(-1)
+    return raw
+
+
 def _depth(raw: Any) -> int:
     """Nesting depth of a raw value: 0 for a scalar, the number of list levels otherwise."""
     if isinstance(raw, np.ndarray):
@@ -390,7 +401,7 @@ class _KeyedReader(InputReader):
     per_execution: dict[str, int] = field(default_factory=dict)  # name → number of values given
 
     def read(self, request: InputRequest) -> Any:
-        raw = self._raw(request)
+        raw = _flat_view(self._raw(request), request.dims)
         rank, depth = len(request.dims), _depth(raw)
         count = self.reads.get(request.name, 0)
         checker = _Checker(request, self.source.origin)
@@ -543,10 +554,15 @@ class _BoundaryReader(InputReader):
 
 
 def load_inputs(path: str | Path) -> InputSource:
-    """An InputSource from a .json, .npz or .npy file, or from whitespace-separated text."""
+    """An InputSource from a .json, .npz, .npy, .weights (ezlang.weights) or NIfTI (.nii,
+    .nii.gz) file, or from whitespace-separated text."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
+        if path.name.lower().endswith((".nii", ".nii.gz")):
+            return KeyedSource({"": _nifti_volume(path)}, str(path), single=True)
+        if suffix == ".weights":
+            return KeyedSource(read_weights(path), str(path))
         if suffix == ".json":
             return _load_json(path)
         if suffix == ".npz":
@@ -557,10 +573,34 @@ def load_inputs(path: str | Path) -> InputSource:
             _expect_magic(path, b"\x93NUMPY", "a .npy file")
             return KeyedSource({"": np.load(path, allow_pickle=False)}, str(path), single=True)
         return _load_text(path)
+    except WeightsError as error:
+        raise InputError(error.code, error.message) from None
     except OSError as error:
         raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: {error.strerror or error}") from None
-    except (ValueError, zipfile.BadZipFile) as error:
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
         raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: {error}") from None
+
+
+def _nifti_volume(path: Path) -> np.ndarray:
+    """The voxel values of a NIfTI file's one volume, as floats indexed [i, j, k] (a trailing
+    time axis of length 1 is dropped)."""
+    import nibabel  # only NIfTI inputs need it
+
+    try:
+        image = nibabel.load(path)
+    except nibabel.filebasedimages.ImageFileError as error:
+        raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: not a NIfTI image ({error})") from None
+    if not isinstance(image, nibabel.spatialimages.SpatialImage):
+        raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: it holds no image volume")
+    volume = image.get_fdata(dtype=np.float32)  # with the file's intensity scaling applied
+    while volume.ndim > 3 and volume.shape[-1] == 1:
+        volume = volume[..., 0]
+    if volume.ndim > 3:
+        raise InputError(UNREADABLE_INPUT, f"cannot read input file {path}: it holds "
+                                           f"{math.prod(volume.shape[3:])} volumes of shape "
+                                           f"{_shape(volume.shape[:3])}; the program reads one",
+                         help="extract one volume first, e.g. with nibabel: img.slicer[..., t]")
+    return volume
 
 
 def _expect_magic(path: Path, magic: bytes, kind: str) -> None:
