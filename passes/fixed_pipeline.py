@@ -1,7 +1,9 @@
 """From a checked program to the integer program that is interpreted, compiled and run, and the
 boundary between that program and the world: the one step every command takes after checking.
 
-Steps, for a fixed-point program: lower it to integers (ezlang.passes.scales), bound every
+Steps, for a fixed-point program: lower it to integers (ezlang.passes.scales), inline the calls
+of `inline def` functions such as the layer library's (ezlang.passes.inline: their loop bounds
+become the caller's constants, which the accumulator rule needs), bound every
 value from the declared input ranges (ezlang.passes.ranges), apply the certified rewrite rules
 with those bounds discharging their range preconditions (ezlang.passes.rewrite; skipped with
 `optimize=False`, which the differential tests compare against), and warn (W0401) where a value
@@ -30,6 +32,7 @@ from ezlang.syntax import ast
 from ezlang.types import Role
 
 from ezlang.passes import rewrite
+from ezlang.passes.inline import inline_calls
 from ezlang.passes.pipeline import acyclic
 from ezlang.passes.ranges import RangeOracle
 from ezlang.passes.rewrite import Optimized
@@ -76,6 +79,7 @@ def prepare(checked: ast.Program, *, bitlen: int, optimize: bool = True,
         lowered = lower_fixed(checked, bitlen=bitlen)
         if lowered.program is checked:
             return Prepared(lowered.program, lowered.truncations, lowered.boundary)
+        lowered = replace(lowered, program=inline_calls(lowered.program))
         analysed = replace(lowered.boundary, ranges={**lowered.boundary.ranges, **input_ranges})
         oracle = RangeOracle(bitlen=bitlen, input_bounds=declared_bounds(analysed))
         program, boundary, optimized = lowered.program, lowered.boundary, None

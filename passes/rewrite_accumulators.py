@@ -144,7 +144,8 @@ class _Accumulator:
         new_list = (self.stmts[:init_at] + (init,) + self.stmts[init_at + 1:self.index] + (new_loop,) + region
                     + self.stmts[end:])
         line = f"{self.loop.span.line}:{self.loop.span.col}"
-        return Change(("accumulator", self.loop.span.start, self.cell.span.text),
+        # the name, not only the text: inlined copies of one library function share spans and text
+        return Change(("accumulator", self.loop.span.start, self.cell.span.text, self.name),
                       substitute_program(self.program, self.function, self.stmts, new_list), self.rule.name,
                       self.loop.span, updates - 1,
                       f"`{self.cell.span.text}` kept at {shift} more fractional bits over the loop at {line}: "

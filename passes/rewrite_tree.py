@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Optional, TypeVar
 
-from ezlang.semantics import wrap
+from ezlang.semantics import binary_fn, wrap
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp
 from ezlang.types import Base, Label, Type
@@ -276,13 +276,19 @@ def constant(node: ast.Expr, consts: Mapping[str, int]) -> Optional[int]:
         return literal(node)
     if isinstance(node, ast.Var):
         return consts.get(node.name)
-    if isinstance(node, ast.Binary) and node.op in (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL):
+    if isinstance(node, ast.Binary) and node.op in _FOLDABLE:
         left, right = constant(node.left, consts), constant(node.right, consts)
-        if left is None or right is None or node.ty is None:
+        if left is None or right is None or node.ty is None or not node.ty.base.is_int:
             return None
-        exact = {BinaryOp.ADD: left + right, BinaryOp.SUB: left - right, BinaryOp.MUL: left * right}[node.op]
-        return wrap(exact, node.ty.base)
+        if node.op is BinaryOp.SHL and not 0 <= right < node.ty.base.width:
+            return None  # the program's own run-time error (a negative amount) is not folded away
+        return binary_fn(node.op, node.ty.base)(wrap(left, node.ty.base), right)
     return None
+
+
+# `/` and `<<` too: a library's tap count (C / group)·K and the rule mul-pow2-to-shl's shifts
+# appear in loop bounds, whose trip counts the accumulator form needs
+_FOLDABLE = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV, BinaryOp.SHL})
 
 
 def trip_count(loop: ast.For, consts: Mapping[str, int]) -> Optional[int]:

@@ -22,10 +22,10 @@ def test_the_two_layer_net_fits_32_bits_at_scale_11() -> None:
     # a larger scale is not worth more rounds.
     choice = choose_format(source(NET))
     assert (choice.bitlen, choice.scale, choice.fits, choice.headroom_bits) == (32, 11, True, 1)
-    assert choice.limiting is not None and str(choice.limiting) == "examples/two_layer_net.ezpc:38:15"
+    assert choice.limiting is not None and str(choice.limiting) == "examples/two_layer_net.ezpc:39:15"
     assert choice.limiting_interval == Interval(-137 << 22, 137 << 22)
     assert choice.reason == (
-        "--bitlen 32 --scale 11 fits: the widest value, `score` at examples/two_layer_net.ezpc:38:15, lies in "
+        "--bitlen 32 --scale 11 fits: the widest value, `score` at examples/two_layer_net.ezpc:39:15, lies in "
         "[-574619648, 574619648] (31 of 32 bits, 1 to spare). At --bitlen 32 --scale 12, nothing overflows, "
         "but 40 truncations run instead of 8: an accumulator kept at the finer scale would overflow there, "
         "so its truncations stay.")
@@ -52,8 +52,8 @@ def test_calibration_bounds_inputs_without_a_declared_range() -> None:
 def test_without_ranges_nothing_fits_and_the_reason_says_where() -> None:
     choice = choose_format(UNBOUNDED_NET)
     assert (choice.bitlen, choice.scale, choice.fits) == (64, 8, False)
-    assert choice.limiting is not None and str(choice.limiting) == "net.ezpc:29:19"
-    assert choice.reason.startswith("no format fits: at --bitlen 64 --scale 8, `x[i] * w1[i][j]` at net.ezpc:29:19 "
+    assert choice.limiting is not None and str(choice.limiting) == "net.ezpc:30:19"
+    assert choice.reason.startswith("no format fits: at --bitlen 64 --scale 8, `x[i] * w1[i][j]` at net.ezpc:30:19 "
                                     "can reach [")
     assert choice.reason.endswith("which overflows the 64-bit ring; declare tighter input ranges or allow a "
                                   "smaller scale")
