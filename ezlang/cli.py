@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_compile(commands)
     _add_run(commands)
     _add_verify_rules(commands)
+    _add_choose_format(commands)
     _add_import(commands)
     version = commands.add_parser("version", help="print the version and exit",
                                   description="Print the version of ezlang.")
@@ -180,6 +181,52 @@ def _add_run(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
                      help="seconds to wait for a peer to connect or to answer (default 10)")
     run.add_argument("--stats-json", metavar="F", help=argparse.SUPPRESS)  # used by --local
     run.set_defaults(handler=_run, prog=run.prog)
+
+
+def _add_choose_format(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    choose = commands.add_parser(
+        "choose-format", help="pick --bitlen and --scale for a fixed-point program, and say why",
+        description="Find the smallest ring (32, else 64 bits) and, in it, the largest scale at which the "
+                    "range analysis proves that no value of FILE can overflow, keeping every truncation "
+                    "the rewrite rules remove at smaller scales (docs/ranges.md). Input bounds come from "
+                    "the ranges FILE declares or, for inputs without one, from calibration samples: "
+                    "each --client-inputs file is one sample, run with the --server-inputs values.",
+        epilog="Exit codes: 0 a format fits, 1 none does (the reason names what overflows) or the "
+               "program has errors, 2 usage error.")
+    choose.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
+    choose.add_argument("--server-inputs", metavar="F", help="SERVER's values for calibration")
+    choose.add_argument("--client-inputs", metavar="F", nargs="+", default=(),
+                        help="CLIENT samples for calibration (one file per sample)")
+    choose.add_argument("--public-inputs", metavar="F", help="values of the `input(ALL, ...)` statements")
+    choose.add_argument("--bitlen", type=int, choices=(32, 64), help="only consider this ring")
+    choose.add_argument("--min-scale", type=int, default=8, metavar="N",
+                        help="fewest fractional bits acceptable (default 8)")
+    choose.add_argument("--headroom", type=int, default=0, metavar="K",
+                        help="bits the widest value must leave unused, a margin for inputs beyond the "
+                             "calibrated ones (default 0)")
+    choose.set_defaults(handler=_choose_format, prog=choose.prog)
+
+
+def _choose_format(args: argparse.Namespace) -> int:
+    from ezlang.passes.ranges_format import choose_format
+
+    source = _read_sources([args.file])[0]
+    shared = {Role.SERVER: args.server_inputs, Role.ALL: args.public_inputs}
+    for path in [p for p in shared.values() if p] + list(args.client_inputs):
+        _readable(path)
+    fixed = {role: load_inputs(path) for role, path in shared.items() if path}
+    samples = [{**fixed, Role.CLIENT: load_inputs(path)} for path in args.client_inputs]
+    if not samples and fixed:
+        samples = [fixed]
+    try:
+        choice = choose_format(source, calibration=samples, bitlens=(args.bitlen,) if args.bitlen else (32, 64),
+                               min_scale=args.min_scale, headroom=args.headroom)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(choice.reason)
+    if choice.fits:
+        print(f"use: --bitlen {choice.bitlen} --scale {choice.scale}")
+    return EXIT_OK if choice.fits else EXIT_ERRORS
 
 
 def _add_verify_rules(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

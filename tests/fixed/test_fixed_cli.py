@@ -162,3 +162,27 @@ def test_a_program_with_an_undeclared_input_range_keeps_the_defaults(files: Path
     # `w` declares no range, so nothing can be proven: --bitlen 32 and scale 12, as before
     assert main(["compile", str(files / "dot.ezpc"), "--explain-scales"]) == 0
     assert "input `w`: scale 12" in capsys.readouterr().out
+
+
+def test_choose_format_uses_the_declared_ranges(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["choose-format", str(NET)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("--bitlen 32 --scale 11 fits: the widest value, `score` at ")
+    assert out.endswith("use: --bitlen 32 --scale 11\n")
+
+
+def test_choose_format_calibrates_undeclared_inputs_on_samples(files: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # `x` declares no range: the two samples bound it to [-3.5, 2.0], and products stay within
+    # 3.5 · 2^15 · 2^15 < 2^31 at the largest 32-bit scale considered
+    (tmp_path / "other.json").write_text(json.dumps({"x": [-3.5, 2.0]}))
+    assert main(["choose-format", str(files / "dot.ezpc"), "--server-inputs", str(files / "server.json"),
+                 "--client-inputs", str(files / "client.json"), str(tmp_path / "other.json")]) == 0
+    assert capsys.readouterr().out.endswith("use: --bitlen 32 --scale 15\n")
+
+
+def test_choose_format_without_bounds_says_what_overflows(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["choose-format", str(files / "dot.ezpc")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("no format fits: at --bitlen 64 --scale 8, `w[i] * x[i]` at ")
+    assert "declare tighter input ranges or allow a smaller scale" in out
