@@ -163,7 +163,7 @@ def test_the_example_network_truncates_once_per_product() -> None:
     assert result.program is not None
     lowered = lower_fixed(result.program, bitlen=32)
     assert [(t.span.line, t.span.text, t.shift) for t in lowered.truncations] == [
-        (29, "x[i] * w1[i][j]", 12), (38, "hidden[j] * w2[j][k]", 12)]
+        (30, "x[i] * w1[i][j]", 12), (39, "hidden[j] * w2[j][k]", 12)]
     assert dict(lowered.boundary.inputs) == {"w1": 12, "b1": 12, "w2": 12, "b2": 12, "x": 12}
 
 
