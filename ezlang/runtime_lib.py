@@ -211,6 +211,8 @@ _POOL = "P" * 16 + "SS"
 SIGNATURES.update(
     {
         "ezrt_matmul": (_status, (_session, _size, _size, _size, _u64p, _u64p, _u64p)),
+        "ezrt_matmul_many": (_status, (_session, _size, ctypes.POINTER(_size), ctypes.POINTER(_u64p),
+                                       ctypes.POINTER(_u64p), ctypes.POINTER(_u64p))),
         "ezrt_athos_matmul2d": _athos("P", "P", "P", "S", "S", "S", "P"),
         "ezrt_athos_elemwise_mult": _athos("P", "S", "S", "S"),
         "ezrt_athos_elemwise_public_div": _athos("P", "S", "P", "S"),

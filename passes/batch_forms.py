@@ -1,9 +1,11 @@
 """The forms the round batching writes, and the small AST helpers it is written with.
 
-Why: two passes write batches (ezlang.passes.batch_rounds hoists the operations of one loop,
-ezlang.passes.batch_nests lifts those batches out of enclosing loops) and the code generator
-(ezlang.codegen.batch) lowers them; all three must agree on one shape of a batch loop, of a read
-of a batch and of a loop's bounds, so those shapes are defined here once.
+Why: three passes write batches (ezlang.passes.batch_rounds hoists the operations of one loop,
+ezlang.passes.batch_nests lifts those batches out of enclosing loops, ezlang.passes.batch_sums
+turns batches of products that are only summed into sums) and the code generator
+(ezlang.codegen.batch, ezlang.codegen.sums) lowers them; all must agree on one shape of a batch
+loop, of a read of a batch and of a loop's bounds, so those shapes are defined here once (the
+sum loops' in ezlang.passes.batch_matrices).
 
 Assumes: a typed program (every Expr.ty set, implicit conversions explicit as `Convert` nodes).
 Guarantees: every name made here contains `$`, which no EzPC name can; `batch_loop` recognises
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Hashable, Iterator, Optional
 
 from ezlang.passes.fused_ops import literal
 from ezlang.semantics import may_raise
@@ -54,27 +56,52 @@ class BatchLoop:
 
 def batch_loop(node: ast.For) -> Optional[BatchLoop]:
     """The batch loop `node` is, or None for any other loop."""
-    loops = [node]
-    while len(loops[-1].body) == 1 and isinstance(loops[-1].body[0], ast.For):
-        loops.append(loops[-1].body[0])
-    stores = [_batch_store(stmt) for stmt in loops[-1].body]
+    loops = loop_nest(node)
+    stores = [array_store(stmt, BATCH_PREFIX) for stmt in loops[-1].body]
     if len(stores) < 2 or any(store is None for store in stores):
         return None
     items = [store for store in stores if store is not None]
     (done, index, _) = items.pop()
     if done != done_name(items[0][0]):
         return None
-    return BatchLoop(done, tuple(loops), index, tuple((temp, value) for temp, _, value in items))
+    return BatchLoop(done, loops, index, tuple((temp, value) for temp, _, value in items))
 
 
-def _batch_store(stmt: ast.Stmt) -> Optional[tuple[str, ast.Expr, ast.Expr]]:
-    """The array, index and value of `batch$...[index] = value`, or None for any other statement."""
+# ---------------------------------------------------------------- nests and stores (batch and sum loops)
+
+
+def array_store(stmt: ast.Stmt, prefix: str) -> Optional[tuple[str, ast.Expr, ast.Expr]]:
+    """The array, index and value of `<prefix>...[index] = value`, or None for any other statement."""
     if not (isinstance(stmt, ast.Assign) and isinstance(stmt.target, ast.Index)):
         return None
     array = stmt.target.array
-    if not (isinstance(array, ast.Var) and array.name.startswith(BATCH_PREFIX)):
+    if not (isinstance(array, ast.Var) and array.name.startswith(prefix)):
         return None
     return array.name, stmt.target.index, stmt.value
+
+
+def loop_nest(node: ast.For) -> tuple[ast.For, ...]:
+    """`node` and the loops nested in it, each the only statement of the one around it."""
+    loops = [node]
+    while len(loops[-1].body) == 1 and isinstance(loops[-1].body[0], ast.For):
+        loops.append(loops[-1].body[0])
+    return tuple(loops)
+
+
+def mask_store(stmt: ast.Stmt) -> Optional[tuple[str, ast.Expr]]:
+    """The mask and index of `...$done[index] = true`, or None for any other statement."""
+    if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.BoolLit) and stmt.value.value
+            and isinstance(stmt.target, ast.Index) and isinstance(stmt.target.array, ast.Var)
+            and stmt.target.array.name.endswith(_DONE_SUFFIX)):
+        return None
+    return stmt.target.array.name, stmt.target.index
+
+
+def with_innermost(stmt: ast.For, fn: Callable[[tuple[ast.Stmt, ...]], tuple[ast.Stmt, ...]]) -> ast.For:
+    """The nest `stmt` with `fn` applied to its innermost body."""
+    inner = stmt.body[0] if len(stmt.body) == 1 and isinstance(stmt.body[0], ast.For) else None
+    body = (with_innermost(inner, fn),) if inner is not None else fn(stmt.body)
+    return dataclasses.replace(stmt, body=body)
 
 
 def done_name(temp: str) -> str:
@@ -174,6 +201,16 @@ def public(span: Span, op: BinaryOp, left: ast.Expr, right: ast.Expr) -> ast.Bin
     return ast.Binary(span, op, left, right, Label.PL, ty=ty)
 
 
+def saturated_product(span: Span, left: ast.Expr, right: ast.Expr) -> ast.Expr:
+    """left · right for non-negative int64 sizes, saturated at 2^63 − 1 (MAX) instead of wrapping:
+    no allocation of MAX elements succeeds, so a size that large fails where it is allocated."""
+    fits = public(span, BinaryOp.LE, left, public(span, BinaryOp.DIV, int64(span, INT64_MAX), right))
+    product = ast.Ternary(span, fits, public(span, BinaryOp.MUL, left, right), int64(span, INT64_MAX), Label.PL,
+                          ty=INT64)
+    empty = public(span, BinaryOp.EQ, right, int64(span, 0))
+    return ast.Ternary(span, empty, int64(span, 0), product, Label.PL, ty=INT64)
+
+
 def typed(node: ast.Expr) -> Type:
     assert node.ty is not None, "a typed program"
     return node.ty
@@ -192,6 +229,15 @@ def infallible(node: object) -> bool:
         return not may_raise(node.op)
     return isinstance(node, (ast.Unary, ast.Ternary, ast.Convert, ast.Subsume, ast.Var, ast.IntLit, ast.BoolLit,
                              ast.FloatLit))
+
+
+def shape(node: object) -> Hashable:
+    """`node`'s structure without its spans: equal shapes of loop-invariant public expressions
+    have equal values, and equal shapes of lvalues denote the same place."""
+    if not dataclasses.is_dataclass(node) or isinstance(node, (type, Span)):
+        return node if not isinstance(node, tuple) else tuple(shape(item) for item in node)
+    return (type(node).__name__,) + tuple(shape(getattr(node, f.name)) for f in dataclasses.fields(node)
+                                          if f.name not in ("span", "name_span", "var_span", "known_to"))
 
 
 def var_names(value: object) -> Iterator[str]:

@@ -50,13 +50,11 @@ from typing import Callable, Iterator, Optional
 
 from ezlang.passes.batch_forms import (
     INT64,
-    INT64_MAX,
     BatchLoop,
     Bounds,
     batch_loop,
     decl,
     infallible,
-    int64,
     is_bound_name,
     map_children,
     map_stmt,
@@ -64,13 +62,13 @@ from ezlang.passes.batch_forms import (
     public,
     read_done,
     reposition,
+    saturated_product,
     var_names,
+    with_innermost,
 )
 from ezlang.passes.fused_ops import relu_rescale
-from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp
-from ezlang.types import Label
 
 
 @dataclass(frozen=True)
@@ -173,7 +171,7 @@ class _Lifter:
         for name in (*_temps(plan), plan.done):
             declared = self.decls[name]
             out.append(dataclasses.replace(declared, type=dataclasses.replace(declared.type, dims=(size,))))
-        nest = _innermost(stmt, lambda body: tuple(self._store(item, length) for item in body))
+        nest = with_innermost(stmt, lambda body: tuple(self._store(item, length) for item in body))
         out.append(ast.For(stmt.span, self.node.var, self.node.var_span, self.bounds.lo_var(), self.bounds.hi_var(),
                            (nest,)))
         return out
@@ -204,21 +202,7 @@ class _Lifter:
         assert isinstance(length, ast.Var)
         span = self.node.span
         if length.name not in self.sizes:
-            trips = self.bounds.len_var()
-            fits = public(span, BinaryOp.LE, trips, public(span, BinaryOp.DIV, int64(span, INT64_MAX), length))
-            product = _ternary(span, fits, public(span, BinaryOp.MUL, trips, length), int64(span, INT64_MAX))
-            empty = public(span, BinaryOp.EQ, length, int64(span, 0))
             name = f"size${next(self.names)}"
-            self.sizes[length.name] = decl(span, name, INT64, _ternary(span, empty, int64(span, 0), product))
+            self.sizes[length.name] = decl(span, name, INT64, saturated_product(span, self.bounds.len_var(), length))
         return ast.Var(span, self.sizes[length.name].name, ty=INT64)
 
-
-def _ternary(span: Span, cond: ast.Expr, then: ast.Expr, other: ast.Expr) -> ast.Ternary:
-    return ast.Ternary(span, cond, then, other, Label.PL, ty=INT64)
-
-
-def _innermost(stmt: ast.For, fn: Callable[[tuple[ast.Stmt, ...]], tuple[ast.Stmt, ...]]) -> ast.For:
-    """The nest `stmt` with `fn` applied to its innermost body."""
-    inner = stmt.body[0] if len(stmt.body) == 1 and isinstance(stmt.body[0], ast.For) else None
-    body = (_innermost(inner, fn),) if inner is not None else fn(stmt.body)
-    return dataclasses.replace(stmt, body=body)

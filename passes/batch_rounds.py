@@ -85,6 +85,7 @@ from ezlang.passes.batch_forms import (
     read,
     read_done,
     replace_vars,
+    shape,
     typed,
     var_names,
 )
@@ -143,7 +144,7 @@ def call_kind(node: ast.Expr) -> Hashable:
         return ("and",)
     if node.op in _DIVISION:
         return ("divmod", node.ty.base.signed)
-    return ("shr", node.op is BinaryOp.SHR and node.ty.base.signed, _shape(node.right))
+    return ("shr", node.op is BinaryOp.SHR and node.ty.base.signed, shape(node.right))
 
 
 def batch_rounds(program: ast.Program) -> ast.Program:
@@ -421,15 +422,6 @@ def _join(left: Base, right: Base) -> Base:
     if left is right or not left.is_int:
         return left
     return left if left.width >= right.width else right
-
-
-def _shape(node: object) -> Hashable:
-    """`node`'s structure without its spans: equal shapes of loop-invariant public expressions
-    have equal values."""
-    if not dataclasses.is_dataclass(node) or isinstance(node, (type, Span)):
-        return node if not isinstance(node, tuple) else tuple(_shape(item) for item in node)
-    return (type(node).__name__,) + tuple(_shape(getattr(node, f.name)) for f in dataclasses.fields(node)
-                                          if f.name not in ("span", "name_span", "var_span", "known_to"))
 
 
 def _pending(node: ast.Expr) -> bool:

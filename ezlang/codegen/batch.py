@@ -58,7 +58,7 @@ _BOOL_PL = Type(Base.BOOL, Label.PL)
 
 
 @dataclass(frozen=True)
-class _Operand:
+class Operand:
     """An operand of a batched operation, the type it is evaluated as, and for a shift amount
     the operation whose sign check it needs."""
 
@@ -72,7 +72,7 @@ class _Op:
     """One operation of a batch loop: its value, operand buffers and result array."""
 
     value: ast.Expr
-    operands: tuple[_Operand, ...]
+    operands: tuple[Operand, ...]
     buffers: tuple[ir.Value, ...]
     out: ir.Value
 
@@ -80,13 +80,13 @@ class _Op:
 def lower_batch(e: "StmtEmitter", node: ast.For, plan: BatchLoop) -> None:
     """Emits the batch loop `node` as one operand loop (nest), one vectorised call per call kind,
     and result loops."""
-    arrays = [_array(e, temp) for temp, _ in plan.items]
+    arrays = [array_ref(e, temp) for temp, _ in plan.items]
     length = arrays[0].dims[0]  # every batch of the loop has this length: the nest's trip count
     planned = [(value, _operands(value)) for _, value in plan.items]
-    buffers = [tuple(_allocate(e, length, operand.ty, node) for operand in operands) for _, operands in planned]
-    done = _array(e, plan.done).data
-    visited = _Evaluation(e, plan, length, done).run([(op, buf) for (_, ops), bufs in zip(planned, buffers)
-                                                       for op, buf in zip(ops, bufs)])
+    buffers = [tuple(allocate(e, length, operand.ty, node) for operand in operands) for _, operands in planned]
+    done = array_ref(e, plan.done).data
+    operands = [(op, buf) for (_, ops), bufs in zip(planned, buffers) for op, buf in zip(ops, bufs)]
+    visited = Evaluation(e, levels(e, plan.loops), length, done).run(operands)
     ops = [_Op(value, operands, bufs, array.data) for (value, operands), bufs, array in zip(planned, buffers, arrays)]
     if isinstance(e.mx.secret, SecureSecretOps):
         for kind in dict.fromkeys(call_kind(op.value) for op in ops):
@@ -98,7 +98,7 @@ def lower_batch(e: "StmtEmitter", node: ast.For, plan: BatchLoop) -> None:
         e.b.call(e.mx.helper("free"), [buffer])
 
 
-def _array(e: "StmtEmitter", name: str) -> ArrayRef:
+def array_ref(e: "StmtEmitter", name: str) -> ArrayRef:
     target = e.lookup(name)
     assert isinstance(target, ArrayVar)
     return target.ref(e.b, name)
@@ -107,24 +107,24 @@ def _array(e: "StmtEmitter", name: str) -> ArrayRef:
 # ---------------------------------------------------------------- operands
 
 
-def _operands(value: ast.Expr) -> tuple[_Operand, ...]:
+def _operands(value: ast.Expr) -> tuple[Operand, ...]:
     """The operands of the batched operation and the type each is evaluated as (as exprs.py does)."""
     ty = typed(value.ty, value)
     fused = relu_rescale(value)
     if fused is not None:
-        return (_Operand(fused.x, ty.scalar()),)
+        return (Operand(fused.x, ty.scalar()),)
     if isinstance(value, ast.Ternary):
-        return (_Operand(value.cond, typed(value.cond.ty, value.cond)), _Operand(value.then, ty),
-                _Operand(value.other, ty))
+        return (Operand(value.cond, typed(value.cond.ty, value.cond)), Operand(value.then, ty),
+                Operand(value.other, ty))
     assert isinstance(value, ast.Binary)
     left, right = typed(value.left.ty, value.left), typed(value.right.ty, value.right)
     if is_shift(value.op):
-        return (_Operand(value.left, ty.scalar()), _Operand(value.right, right.scalar(), value))
+        return (Operand(value.left, ty.scalar()), Operand(value.right, right.scalar(), value))
     operand = join_operands(left, right) if value.op in COMPARISONS else ty
-    return (_Operand(value.left, operand.scalar()), _Operand(value.right, operand.scalar()))
+    return (Operand(value.left, operand.scalar()), Operand(value.right, operand.scalar()))
 
 
-def _allocate(e: "StmtEmitter", count: ir.Value, ty: Type, node: ast.For) -> ir.Value:
+def allocate(e: "StmtEmitter", count: ir.Value, ty: Type, node: ast.For) -> ir.Value:
     b = e.b
     memory = e.mx.layout.memory_type(ty)
     size = b.ptrtoint(b.gep(ir.Constant(PTR, None), [ir.Constant(I64, 1)], source_etype=memory), I64, name="size")
@@ -135,20 +135,31 @@ def _allocate(e: "StmtEmitter", count: ir.Value, ty: Type, node: ast.For) -> ir.
     return buffer
 
 
-class _Evaluation:
-    """Evaluates the operands of the batch loop's iterations, in order, into buffers, and marks
-    each element whose operands passed every check in the `done` mask; an element whose operands
-    fail a check is skipped (the loop body evaluates it itself, and fails there). One loop per
-    level of the nest, positions counted from 0 (the nest is rectangular, so the count is the
-    position `plan.index` the pass computes), never past `limit` (the batches' length); `run`
-    gives how many positions were visited."""
+# A loop variable of a rectangular nest and its bounds (i32), evaluated before the nest runs.
+Level = tuple[str, ir.Value, ir.Value]
 
-    def __init__(self, e: "StmtEmitter", plan: BatchLoop, limit: ir.Value, done: ir.Value):
-        self.e, self.plan, self.limit, self.done = e, plan, limit, done
+
+def levels(e: "StmtEmitter", loops: Sequence[ast.For]) -> list[Level]:
+    """The levels of a rectangular nest whose bounds are the loop bounds the passes declared
+    (`lo$N`, `hi$N`: variables that nothing assigns and that cannot fail), evaluated once."""
+    return [(loop.var, e.expr_as(loop.lo, _INT32_PL), e.expr_as(loop.hi, _INT32_PL)) for loop in loops]
+
+
+class Evaluation:
+    """Evaluates operands over the iterations of a rectangular nest of `levels` (a batch loop's,
+    or the gathers of a sum loop's), in order, into buffers, and marks each element whose operands passed
+    every check in the `done` mask; an element whose operands fail a check is skipped (the loop
+    body evaluates it itself, and fails there). One loop per level of the nest, positions
+    counted from 0 (the nest is rectangular, so the count is the row-major position, the
+    `plan.index` the pass computes for a batch loop), never past `limit` (the buffers' length);
+    `run` gives how many positions were visited."""
+
+    def __init__(self, e: "StmtEmitter", levels: Sequence[Level], limit: ir.Value, done: ir.Value):
+        self.e, self.levels, self.limit, self.done = e, levels, limit, done
         self.position = e.alloca(I64, "batch.position")
         self.full = e.block("batch.full")
 
-    def run(self, operands: Sequence[tuple[_Operand, ir.Value]]) -> ir.Value:
+    def run(self, operands: Sequence[tuple[Operand, ir.Value]]) -> ir.Value:
         e = self.e
         e.b.store(ir.Constant(I64, 0), self.position)
         finished = e.block("batch.finished")
@@ -159,31 +170,30 @@ class _Evaluation:
         e.continue_at(finished)
         return e.b.load(self.position, typ=I64, name="batch.visited")
 
-    def _level(self, depth: int, operands: Sequence[tuple[_Operand, ir.Value]]) -> None:
-        e, loop = self.e, self.plan.loops[depth]
-        lo, hi = e.expr_as(loop.lo, _INT32_PL), e.expr_as(loop.hi, _INT32_PL)
-        counter = e.alloca(I32, f"{loop.var}.next")
+    def _level(self, depth: int, operands: Sequence[tuple[Operand, ir.Value]]) -> None:
+        e, (var, lo, hi) = self.e, self.levels[depth]
+        counter = e.alloca(I32, f"{var}.next")
         e.b.store(lo, counter)
         head, body, after = e.block("batch.head"), e.block("batch.body"), e.block("batch.after")
         e.b.branch(head)
         e.continue_at(head)
-        at = e.b.load(counter, typ=I32, name=f"{loop.var}.at")
+        at = e.b.load(counter, typ=I32, name=f"{var}.at")
         e.b.cbranch(e.b.icmp_signed("<", at, hi, name="more"), body, after)
         e.continue_at(body)
         e.push()
-        variable = e.alloca(I32, loop.var)
+        variable = e.alloca(I32, var)
         e.b.store(at, variable)
-        e.declare(loop.var, ScalarVar(variable, _INT32_PL))
-        if depth + 1 < len(self.plan.loops):
+        e.declare(var, ScalarVar(variable, _INT32_PL))
+        if depth + 1 < len(self.levels):
             self._level(depth + 1, operands)
         else:
-            self._element(operands)
+            self.element(operands)
         e.free(e.pop())
         e.b.store(e.b.add(at, ir.Constant(I32, 1), name="step"), counter)
         e.b.branch(head)
         e.continue_at(after)
 
-    def _element(self, operands: Sequence[tuple[_Operand, ir.Value]]) -> None:
+    def element(self, operands: Sequence[tuple[Operand, ir.Value]]) -> None:
         e = self.e
         position = e.b.load(self.position, typ=I64, name="batch.at")
         room, skip = e.block("batch.room"), e.block("batch.skip")
@@ -194,10 +204,10 @@ class _Evaluation:
             value = e.expr_as(operand.expr, operand.ty)
             if operand.shift is not None and operand.ty.base.signed:
                 _check_amount(e, operand.shift, value)
-            e.mx.layout.store(e.b, value, _element(e, buffer, position, operand.ty), operand.ty)
+            e.mx.layout.store(e.b, value, element(e, buffer, position, operand.ty), operand.ty)
         e.failure = outer
         e.mx.layout.store(e.b, ir.Constant(e.mx.layout.value_type(_BOOL_PL), 1),
-                          _element(e, self.done, position, _BOOL_PL), _BOOL_PL)
+                          element(e, self.done, position, _BOOL_PL), _BOOL_PL)
         e.b.branch(skip)
         e.continue_at(skip)
         e.b.store(e.b.add(position, ir.Constant(I64, 1), name="next"), self.position)
@@ -210,11 +220,11 @@ def _check_amount(e: "StmtEmitter", shift: ast.Binary, amount: ir.Value) -> None
     e.fail_unless(ok, site, (arith.resize(e.b, amount, I64, signed=True),), "sign")
 
 
-def _element(e: "StmtEmitter", buffer: ir.Value, position: ir.Value, ty: Type) -> ir.Value:
+def element(e: "StmtEmitter", buffer: ir.Value, position: ir.Value, ty: Type) -> ir.Value:
     return e.b.gep(buffer, [position], source_etype=e.mx.layout.memory_type(ty), name="batch.el")
 
 
-def _each(e: "StmtEmitter", count: ir.Value, step: Callable[[ir.Value], None]) -> None:
+def each(e: "StmtEmitter", count: ir.Value, step: Callable[[ir.Value], None]) -> None:
     """`step(k)` for k = 0 .. count-1 (an i64 loop)."""
     slot = e.alloca(I64, "batch.k")
     e.b.store(ir.Constant(I64, 0), slot)
@@ -240,7 +250,7 @@ def _elementwise(e: "StmtEmitter", op: _Op, count: ir.Value, done: ir.Value) -> 
     types = [operand.ty for operand in op.operands]
 
     def apply(k: ir.Value) -> None:
-        x = [e.mx.layout.load(e.b, _element(e, buf, k, t), t, "batch.x") for buf, t in zip(op.buffers, types)]
+        x = [e.mx.layout.load(e.b, element(e, buf, k, t), t, "batch.x") for buf, t in zip(op.buffers, types)]
         fused = relu_rescale(value)
         if fused is not None:
             result = e.mx.secret.relu_rescale(e.b, e.ctx, ty, x[0], fused.shift)
@@ -252,17 +262,17 @@ def _elementwise(e: "StmtEmitter", op: _Op, count: ir.Value, done: ir.Value) -> 
                 result = e.mx.secret.shift(e.b, e.ctx, value.op, value.label, types[0], x[0], x[1])
             else:
                 result = e.mx.secret.binary(e.b, e.ctx, value.op, value.label, types[0], x[0], x[1])
-        e.mx.layout.store(e.b, result, _element(e, op.out, k, ty), ty)
+        e.mx.layout.store(e.b, result, element(e, op.out, k, ty), ty)
 
     def step(k: ir.Value) -> None:
         computed, after = e.block("batch.apply"), e.block("batch.applied")
-        e.b.cbranch(e.mx.layout.load(e.b, _element(e, done, k, _BOOL_PL), _BOOL_PL, "batch.done"), computed, after)
+        e.b.cbranch(e.mx.layout.load(e.b, element(e, done, k, _BOOL_PL), _BOOL_PL, "batch.done"), computed, after)
         e.continue_at(computed)
         apply(k)
         e.b.branch(after)
         e.continue_at(after)
 
-    _each(e, count, step)
+    each(e, count, step)
 
 
 # ---------------------------------------------------------------- the secure backend, vectorised
@@ -295,7 +305,7 @@ class _Wires:
                     self._set(x, at, left)
                     self._set(y, at, right)
 
-        self._each(n, pack)
+        self.each(n, pack)
         self._call_kind(kind, ops[0], x, y, z, total)
         one = self._one() if kind[0] == "lt" else None
 
@@ -306,7 +316,7 @@ class _Wires:
                                      else self._at(offset + s, n, k)) for s in range(_slots(op.value))]
                 self._set(op.out, k, self._result(op, k, results, one))
 
-        self._each(n, unpack)
+        self.each(n, unpack)
         for buffer in (x, y, z):
             self.e.b.call(self.e.mx.helper("free"), [buffer])
 
@@ -366,12 +376,12 @@ class _Wires:
         b.store(ir.Constant(I64, 0), largest)
 
         def keep(k: ir.Value) -> None:
-            loaded = self.e.mx.layout.load(self.e.b, _element(self.e, first.buffers[1], k, ty), ty, "batch.amount")
+            loaded = self.e.mx.layout.load(self.e.b, element(self.e, first.buffers[1], k, ty), ty, "batch.amount")
             amount = arith.resize(self.e.b, loaded, I64, signed=False)
             so_far = self.e.b.load(largest, typ=I64, name="batch.largest")
             self.e.b.store(self.e.b.select(self.e.b.icmp_unsigned(">", amount, so_far), amount, so_far), largest)
 
-        self._each(n, keep)
+        self.each(n, keep)
         amount, width = b.load(largest, typ=I64, name="batch.amount"), ir.Constant(I64, self.ops.bits)
         return b.trunc(b.select(b.icmp_unsigned("<", amount, width), amount, width), I32, name="batch.shr.k")
 
@@ -380,8 +390,8 @@ class _Wires:
     def _at(self, slot: int, n: ir.Value, k: ir.Value) -> ir.Value:
         return self.e.b.add(self.e.b.mul(n, ir.Constant(I64, slot)), k)
 
-    def _each(self, n: ir.Value, step: Callable[[ir.Value], None]) -> None:
-        _each(self.e, n, step)
+    def each(self, n: ir.Value, step: Callable[[ir.Value], None]) -> None:
+        each(self.e, n, step)
 
     def _get(self, buffer: ir.Value, k: ir.Value) -> ir.Value:
         return self.e.b.load(self.e.b.gep(buffer, [k], source_etype=I64), typ=I64, name="w")
@@ -409,7 +419,7 @@ class _Wires:
 
     def _call(self, name: str, args: list[ir.Value]) -> None:
         b = self.e.b
-        status = b.call(_runtime(b.module, name), [self.session, *args], name=f"{name}.status")
+        status = b.call(runtime_function(b.module, name), [self.session, *args], name=f"{name}.status")
         self.e.check_status(b.zext(b.icmp_unsigned("!=", status, ir.Constant(I32, 0)), I32, name="rt.status"))
 
 
@@ -427,7 +437,7 @@ def _slots(value: ast.Expr) -> int:
     return 2 if isinstance(value, ast.Binary) and value.op is BinaryOp.EQ else 1
 
 
-def _runtime(module: ir.Module, name: str) -> ir.Function:
+def runtime_function(module: ir.Module, name: str) -> ir.Function:
     """The runtime function `name` (secure.RUNTIME_FUNCTIONS), declared on first use."""
     if name in module.globals:
         return module.globals[name]

@@ -68,6 +68,7 @@ RUNTIME_FUNCTIONS: dict[str, tuple[ir.Type, tuple[ir.Type, ...]]] = {
     "ezrt_shr": (I32, (PTR, I32, I32, PTR, PTR, I64)),
     "ezrt_relu_rescale": (I32, (PTR, I32, PTR, PTR, I64)),
     "ezrt_divmod": (I32, (PTR, I32, PTR, PTR, PTR, PTR, I64)),
+    "ezrt_matmul_many": (I32, (PTR, I64, PTR, PTR, PTR, PTR)),
 }
 
 _LOCAL = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.SHL})

@@ -10,7 +10,8 @@ are evaluated once and the loop variable is set from a hidden counter; a declara
 and an array is heap-allocated afresh on each execution and freed when its scope ends; dimensions
 are checked one by one as they are evaluated; an input reads through its site after its
 dimensions are evaluated; `return` stores the value and leaves through `exit`. A batch loop
-(ezlang.passes.batch_rounds) is lowered by ezlang.codegen.batch as one vectorised operation.
+(ezlang.passes.batch_rounds) is lowered by ezlang.codegen.batch as one vectorised operation, a
+sum loop (ezlang.passes.batch_sums) by ezlang.codegen.sums as one matrix product.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from ezlang.codegen.abi import I64, PTR
 from ezlang.codegen.batch import lower_batch
 from ezlang.codegen.exprs import ExprEmitter, widen
 from ezlang.codegen.function import ArrayRef, ArrayVar, ScalarVar
+from ezlang.codegen.sums import lower_sums
 from ezlang.codegen.sites import DimensionSite, InputSite, OutputSite
 from ezlang.interp.exprs import typed
+from ezlang.passes.batch_matrices import sum_loop
 from ezlang.passes.batch_rounds import batch_loop
 from ezlang.source import Span
 from ezlang.syntax import ast
@@ -139,6 +142,10 @@ class StmtEmitter(ExprEmitter):
         plan = batch_loop(node)
         if plan is not None:
             lower_batch(self, node, plan)
+            return
+        sums = sum_loop(node)
+        if sums is not None:
+            lower_sums(self, node, sums)
             return
         lo, hi = self.expr_as(node.lo, _INT32_PL), self.expr_as(node.hi, _INT32_PL)
         counter = self.alloca(lo.type, f"{node.var}.next")

@@ -454,6 +454,17 @@ ezrt_status ezrt_divmod(ezrt_session *s, int is_signed, const uint64_t *x, const
 ezrt_status ezrt_matmul(ezrt_session *s, size_t i, size_t j, size_t k, const uint64_t *a,
                         const uint64_t *b, uint64_t *c);
 
+/* count matrix products C_q[i_q][k_q] = A_q[i_q][j_q] B_q[j_q][k_q] mod 2^bits in ONE round:
+ * ezrt_matmul's protocol for every q, all openings in one exchange. shapes holds (i_q, j_q, k_q)
+ * for q = 0 .. count-1; a[q], b[q], c[q] point to i_q j_q, j_q k_q and i_q k_q wires (row-major;
+ * NULL only where the count is 0; a C may be an A or a B). This is how compiled code computes
+ * sums of products (docs/codegen.md "Sums of products"): only the sums are opened.
+ * 1 round, sum_q i_q k_q values each way; dealer: sum_q (i_q j_q + j_q k_q + i_q k_q) values to
+ * CLIENT, nothing to SERVER (expanded from k_S). count = 0 or no C element: nothing. */
+ezrt_status ezrt_matmul_many(ezrt_session *s, size_t count, const size_t *shapes,
+                             const uint64_t *const *a, const uint64_t *const *b,
+                             uint64_t *const *c);
+
 /* MatMul2D(i, j, k, A, B, C, modelIsA): ezrt_matmul; modelIsA has no effect. */
 ezrt_status ezrt_athos_matmul2d(ezrt_session *s, int64_t i, int64_t j, int64_t k,
                                 const uint64_t *a, size_t a_len, const uint64_t *b, size_t b_len,

@@ -4,8 +4,9 @@
  * shares come from PRG(k_S), CLIENT receives the differences (i j + j k + i k values per
  * product). Party p opens
  *   C^_p = ([p = 0] A^ - [R_A]_p) B^ - A^ [R_B]_p + [R_A R_B + R_C]_p,
- * and C^_0 + C^_1 = (A^ - R_A)(B^ - R_B) + R_C = A B + R_C. MatMul2D and the element-wise
- * products and public division of the Athos library are here too. */
+ * and C^_0 + C^_1 = (A^ - R_A)(B^ - R_B) + R_C = A B + R_C. ezrt_matmul_many opens several
+ * products in the same round (compiled sums of products, docs/codegen.md); MatMul2D and the
+ * element-wise products and public division of the Athos library are here too. */
 #include <string.h>
 
 #include "athos_internal.h"
@@ -151,6 +152,58 @@ ezrt_status ezrt_matmul(ezrt_session *s, size_t i, size_t j, size_t k, const uin
     if (g.st != EZRT_OK || nc == 0)
         return g.st;
     return product(s, g.op, i, j, k, a, b, c);
+}
+
+/* The checked shapes of ezrt_matmul_many into jobs (C into consecutive slices of out); the
+ * total of C elements, or SIZE_MAX after a rejected argument. */
+static size_t many_jobs(ezrt_athos_args *g, size_t count, const size_t *shapes,
+                        const uint64_t *const *a, const uint64_t *const *b,
+                        uint64_t *const *c, ezrt_athos_matmul_job *jobs, uint64_t *out)
+{
+    size_t total = 0;
+    for (size_t q = 0; q < count && g->st == EZRT_OK; q++) {
+        size_t i = shapes[3 * q], j = shapes[3 * q + 1], k = shapes[3 * q + 2];
+        size_t na = ezrt_athos_mul(g, i, j), nb = ezrt_athos_mul(g, j, k);
+        size_t nc = ezrt_athos_mul(g, i, k);
+        ezrt_athos_array(g, "A", a[q], na, na);
+        ezrt_athos_array(g, "B", b[q], nb, nb);
+        ezrt_athos_array(g, "C", c[q], nc, nc);
+        if (g->st == EZRT_OK && total > SIZE_MAX / 8 - nc)
+            ezrt_athos_reject(g, EZRT_ELENGTH, "the sizes overflow");
+        if (jobs != NULL && g->st == EZRT_OK)
+            jobs[q] = (ezrt_athos_matmul_job){i, j, k, a[q], b[q], out + total};
+        total += nc;
+    }
+    return g->st == EZRT_OK ? total : SIZE_MAX;
+}
+
+ezrt_status ezrt_matmul_many(ezrt_session *s, size_t count, const size_t *shapes,
+                             const uint64_t *const *a, const uint64_t *const *b,
+                             uint64_t *const *c)
+{
+    ezrt_athos_args g = {s, "ezrt_matmul_many", ezrt_sess_begin(s)};
+    if (g.st != EZRT_OK || count == 0)
+        return g.st;
+    if (shapes == NULL || a == NULL || b == NULL || c == NULL)
+        return ezrt_athos_reject(&g, EZRT_EINVAL, "a NULL array of shapes or operands");
+    size_t total = many_jobs(&g, count, shapes, a, b, c, NULL, NULL);
+    if (total == SIZE_MAX || total == 0)
+        return g.st;
+    /* The products go to one buffer first, so that a C may be the same array as an A or a B. */
+    ezrt_athos_matmul_job *jobs = ezrt_sess_alloc(count, sizeof *jobs);
+    uint64_t *out = ezrt_sess_alloc(total, sizeof *out);
+    ezrt_status st = EZRT_OK;
+    if (jobs == NULL || out == NULL)
+        st = ezrt_sess_fail(s, g.op, EZRT_ENOMEM, NULL);
+    else {
+        many_jobs(&g, count, shapes, a, b, c, jobs, out);
+        st = ezrt_athos_matmul_jobs(s, g.op, jobs, count);
+    }
+    for (size_t q = 0; q < count && st == EZRT_OK; q++)
+        memcpy(c[q], jobs[q].c, jobs[q].i * jobs[q].k * sizeof *out);
+    ezrt_sess_free(jobs, count * sizeof *jobs);
+    ezrt_sess_free(out, total * sizeof *out);
+    return st;
 }
 
 ezrt_status ezrt_athos_matmul2d(ezrt_session *s, int64_t i, int64_t j, int64_t k,

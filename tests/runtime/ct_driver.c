@@ -140,7 +140,7 @@ enum {
     R_MUL, R_LT, R_LTS, R_BITS, R_AND, R_XOR, R_SHR, R_DIV, R_REM, R_DIVS, R_REMS, R_RELU,
     R_ARGMAX, R_OR, R_SHRL, R_SHRL_WIDE, R_EMUL, R_PDIV, R_FLOOR, R_UP, R_DOWN, R_MATMUL,
     R_MATMUL2D, R_MAXPOOL, R_AVGPOOL, R_CONV2D, R_GROUP, R_CONV3D, R_CT2D, R_CT3D, R_RELU0,
-    SLOTS
+    R_MANY0, R_MANY1, SLOTS
 };
 #define MAXOUT 32
 #define TLEN 18 /* the tensors each party inputs */
@@ -260,6 +260,15 @@ static void run_tensor_ops(role_run *r, ezrt_session *s)
     reveal(r, s, R_MATMUL, c, 4);
     ok(r, s, ezrt_athos_matmul2d(s, 3, 2, 3, a, 6, b, 6, c, 9, 1), "MatMul2D");
     reveal(r, s, R_MATMUL2D, c, 9);
+    /* Both shapes in one call; the second product's C is its A (outputs may alias inputs). */
+    uint64_t first[4], second[TLEN];
+    memcpy(second, a, sizeof second);
+    const size_t shapes[6] = {2, 3, 2, 3, 2, 3};
+    const uint64_t *as[2] = {a, second}, *bs[2] = {b, b};
+    uint64_t *cs[2] = {first, second};
+    ok(r, s, ezrt_matmul_many(s, 2, shapes, as, bs, cs), "matmul many");
+    reveal(r, s, R_MANY0, first, 4);
+    reveal(r, s, R_MANY1, second, 9);
     /* 1 x 3 x 3 x 1 image, 2 x 2 windows, stride 2, padded right and below: 2 x 2 windows. */
     ok(r, s, ezrt_athos_maxpool(s, 1, 2, 2, 1, 2, 2, 0, 1, 0, 1, 2, 2, 1, 3, 3, 1, a, 9, c, 4),
        "maxpool");
@@ -482,6 +491,8 @@ static void check_tensors(const uint64_t res[SLOTS][MAXOUT])
                                   1};
     check_matmul(res[R_MATMUL], 2, 3, 2, "matmul");
     check_matmul(res[R_MATMUL2D], 3, 2, 3, "MatMul2D");
+    check_matmul(res[R_MANY0], 2, 3, 2, "matmul many (first)");
+    check_matmul(res[R_MANY1], 3, 2, 3, "matmul many (second)");
     check_pools(res[R_MAXPOOL], res[R_AVGPOOL]);
     check_conv(&conv2d, res[R_CONV2D], "conv2d");
     check_conv(&group, res[R_GROUP], "conv2d group");
