@@ -57,8 +57,11 @@ def test_a_sample_is_closest_to_its_own_template() -> None:
 
 
 def test_volumes_read_back_through_the_program_input_loader(tmp_path: Path) -> None:
+    table = tmp_path / "names.csv"  # a table of its own: the shared one lives outside the repository
+    table.write_text("Cluster Number,icanumber,,Cluster Name 100\n"
+                     + "".join(f"{k + 1},{k},,NET{k}\n" for k in range(58)))
     done = subprocess.run([sys.executable, str(SCRIPTS / "make_volumes.py"), "--out", str(tmp_path), "--volumes", "1",
-                           "--batch", "2"], capture_output=True, text=True, timeout=120)
+                           "--batch", "2", "--labels-csv", str(table)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     batch = np.load(tmp_path / "batch.npy")
     assert batch.shape == (2, 45, 54, 45) and batch.dtype == np.float32
