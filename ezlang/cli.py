@@ -512,8 +512,16 @@ def _import(args: argparse.Namespace) -> int:
         written = write_bundle(bundle, args.output)
     except OSError as error:
         raise UsageError(f"--output {args.output}: cannot write: {error.strerror or error}") from None
-    _print(sys.stderr, "\n".join([*(f"wrote {path}" for path in written), bundle.format_reason]))
+    lines = [*(f"wrote {path}" for path in written), bundle.format_reason]
+    if not (args.calibrate or args.input_range):
+        lines.append(NO_INPUT_RANGE)
+    _print(sys.stderr, "\n".join(lines))
     return EXIT_OK
+
+
+NO_INPUT_RANGE = ("warning: no --input-range or --calibrate: the range analysis cannot bound the client's input, so "
+                  "the rewrite rules that remove truncations stay off and every product is truncated on its own "
+                  "(correct, but a large model runs far slower); give the range the inputs are normalised to")
 
 
 def _verify_rules(args: argparse.Namespace) -> int:

@@ -95,3 +95,19 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     code, _, stderr = _run(capsys, "import", *argv)
     assert code == 2
     assert stderr.strip().endswith(message.replace("missing.onnx", str(tmp_path / "missing.onnx")))
+
+
+def test_import_without_an_input_range_warns_that_the_rules_stay_off(capsys: pytest.CaptureFixture[str],
+                                                                     tmp_path: Path, classifier) -> None:
+    path, _, _ = classifier
+    code, _, stderr = _run(capsys, "import", str(path), "-o", str(tmp_path / "out"))
+    assert code == 0
+    assert stderr.splitlines()[-1].startswith("warning: no --input-range or --calibrate: the range analysis cannot "
+                                              "bound the client's input, so the rewrite rules that remove truncations "
+                                              "stay off")
+
+
+def test_import_with_an_input_range_does_not_warn(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                  classifier) -> None:
+    path, _, _ = classifier
+    assert "warning:" not in _import(capsys, path, tmp_path / "out")
