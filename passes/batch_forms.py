@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterator, Optional
 
-from ezlang.passes.fused_ops import literal
+from ezlang.passes.fused_ops import literal, nodes
 from ezlang.semantics import may_raise
 from ezlang.source import Span
 from ezlang.syntax import ast
@@ -312,17 +312,3 @@ _STMT_MAPPERS: dict[type, Callable[[Any, ExprFn], ast.Stmt]] = {
     ast.While: lambda s, fn: dataclasses.replace(s, cond=fn(s.cond), body=_map_body(s.body, fn)),
     ast.Block: lambda s, fn: dataclasses.replace(s, body=_map_body(s.body, fn)),
 }
-
-
-def nodes(value: object) -> Iterator[object]:
-    """Every statement and expression node under `value` (a node or a tuple of them)."""
-    if isinstance(value, tuple):
-        for item in value:
-            yield from nodes(item)
-        return
-    if not dataclasses.is_dataclass(value) or isinstance(value, (type, Span)):
-        return
-    yield value
-    for item in dataclasses.fields(value):
-        if item.name not in ("ty", "known_to", "span", "name_span", "var_span", "file"):
-            yield from nodes(getattr(value, item.name))

@@ -63,7 +63,7 @@ def relu_rescale(node: ast.Expr) -> Optional[ReluRescale]:
     assert node.ty is not None
     if not all(_typed_as(item, node.ty.base) for item in (x, operand, ternary)):
         return None
-    if any(isinstance(item, ast.Call) for item in _nodes(operand)):
+    if any(isinstance(item, ast.Call) for item in nodes(operand)):
         return None
     return ReluRescale(x, shift)
 
@@ -134,14 +134,15 @@ def _secret_signed(ty: Optional[Type]) -> bool:
     return _secret(ty) and ty is not None and ty.base.signed and not ty.rank
 
 
-def _nodes(value: object) -> Iterator[object]:
+def nodes(value: object) -> Iterator[object]:
+    """Every statement and expression node under `value` (a node or a tuple of them)."""
     if isinstance(value, tuple):
         for item in value:
-            yield from _nodes(item)
+            yield from nodes(item)
         return
     if not dataclasses.is_dataclass(value) or isinstance(value, (type, Span)):
         return
     yield value
     for item in dataclasses.fields(value):
         if item.name not in ("ty", "known_to", "span", "name_span", "var_span", "file"):
-            yield from _nodes(getattr(value, item.name))
+            yield from nodes(getattr(value, item.name))
