@@ -1,12 +1,12 @@
 """From a checked program to the integer program that is interpreted, compiled and run, and the
 boundary between that program and the world: the one step every command takes after checking.
 
-Steps, for a fixed-point program: lower it to integers (ezlang.passes.scales), inline the calls
+Steps, for a fixed-point program: lower it to integers (ezlang.passes.scales); inline the calls
 of `inline def` functions such as the layer library's (ezlang.passes.inline: their loop bounds
-become the caller's constants, which the accumulator rule needs), bound every
-value from the declared input ranges (ezlang.passes.ranges), apply the certified rewrite rules
-with those bounds discharging their range preconditions (ezlang.passes.rewrite; skipped with
-`optimize=False`, which the differential tests compare against), and warn (W0401) where a value
+become the caller's constants, which the accumulator rule needs); bound every value from the
+declared input ranges (ezlang.passes.ranges); apply the certified rewrite rules with those
+bounds discharging their range preconditions (ezlang.passes.rewrite; skipped with
+`optimize=False`, which the differential tests compare against); and warn (W0401) where a value
 of the final program can overflow the ring. An integer program is passed through untouched:
 its `>>` are the user's, and no rule may change what they compute.
 
