@@ -32,9 +32,10 @@ import resource
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import onnx
@@ -43,12 +44,13 @@ import onnxruntime
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "examples" / "fmri")]  # the harnesses and the model builders
 
-import accuracy  # noqa: E402
-import make_cnns  # noqa: E402
-import make_model  # noqa: E402
-import mlp  # noqa: E402
-import secure_bench  # noqa: E402
-from ezlang.manifest import Manifest, TensorEntry  # noqa: E402
+import accuracy
+import make_cnns
+import make_model
+import mlp
+import secure_bench
+
+from ezlang.manifest import Manifest, TensorEntry
 
 ROLES = accuracy.ROLES
 MODEL_BITLEN, MODEL_SCALE, INPUT_RANGE = 64, 12, (-1.0, 1.0)
@@ -168,7 +170,7 @@ def measure_integer(name: str, n: int, repeat: int, work: Path) -> dict[str, Any
 
 
 def summarize(name: str, size: str, runs: list[accuracy.SecureRun], baseline: str, plaintext_s: float,
-              argmax: Optional[str]) -> dict[str, Any]:
+              argmax: str | None) -> dict[str, Any]:
     def median(pick: Callable[[accuracy.SecureRun], float]) -> float:
         return float(statistics.median(pick(run) for run in runs))
 
@@ -220,7 +222,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each: checks the suite")
     parser.add_argument("--repeat", type=int, help="secure runs per workload (default 5; 1 with --quick)")
