@@ -12,6 +12,7 @@ type's range is added to `overflows`. Conversions mirror ezlang.interp.exprs.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -56,8 +57,9 @@ class Overflowing:
     primary: bool
 
 
-class ExprAnalyzer:
-    """Evaluates expressions over a State; the statement half (ranges_stmts) extends it."""
+class ExprAnalyzer(ABC):
+    """Evaluates expressions over a State; the statement half (ranges_stmts) extends it and
+    supplies `call`, which analyses a callee's body."""
 
     recording: bool  # whether evaluations join into `intervals` (off while a loop iterates)
     clamps: dict[int, Interval]  # update nodes → the bound the loop rule proved for them
@@ -76,8 +78,9 @@ class ExprAnalyzer:
             ast.Subsume: self._convert, ast.Convert: self._convert,
         }
 
+    @abstractmethod
     def call(self, name: str, args: tuple[ast.Expr, ...], state: State, frame: Frame) -> Value:
-        raise NotImplementedError  # ranges_stmts.Analyzer analyses the callee's body
+        """The value of a call to `name` with `args` evaluated in `state`."""
 
     # ------------------------------------------------------------ recording
 
