@@ -25,11 +25,6 @@ def checked(text: str, *, bitlen: int = 32, scale: int = 12) -> ast.Program:
     return result.program
 
 
-def prepare_inlined(program: ast.Program, *, bitlen: int, optimize: bool = True) -> Prepared:
-    """`prepare`, which inlines the library's calls between lowering and range analysis."""
-    return prepare(program, bitlen=bitlen, optimize=optimize)
-
-
 def run(prepared: Prepared, inputs: Mapping[Role, Mapping[str, Any]]) -> dict[str, Any]:
     """Output text → decoded value of every output the CLIENT receives."""
     sources = prepared.inputs({role: InputSource.from_mapping(values) for role, values in inputs.items()})
@@ -66,7 +61,7 @@ def layer_program(uses: list[str], calls: list[str], inputs: Mapping[str, Tensor
 def run_layers(uses: list[str], calls: list[str], inputs: Mapping[str, Tensor], outputs: Mapping[str, str], *,
                bitlen: int = 32, scale: int = 12) -> dict[str, np.ndarray]:
     """Each output's decoded values, after check, lowering, inlining and optimisation."""
-    prepared = prepare_inlined(checked(layer_program(uses, calls, inputs, outputs), bitlen=bitlen, scale=scale),
+    prepared = prepare(checked(layer_program(uses, calls, inputs, outputs), bitlen=bitlen, scale=scale),
                                bitlen=bitlen)
     given: dict[Role, dict[str, Any]] = {role: {} for role in (Role.SERVER, Role.CLIENT, Role.ALL)}
     for name, tensor in inputs.items():

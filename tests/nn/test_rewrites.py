@@ -5,15 +5,14 @@ scale)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
-import pytest
-
-from nn_support import Tensor, checked, layer_program, prepare_inlined, run
+from ezlang.passes.fixed_pipeline import prepare
+from ezlang.passes.rewrite_tree import strip
+from nn_support import Tensor, checked, layer_program, run
 
 from ezlang.lib import nn
-from ezlang.passes.rewrite_tree import strip
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp
 from ezlang.types import Role
@@ -58,7 +57,7 @@ def test_an_mlp_of_library_layers_truncates_once_per_neuron_with_every_relu_fuse
                          ["GemmRelu(1, 12, 8, x, w1, b1, h1)", "GemmRelu(1, 8, 6, h1, w2, b2, h2)",
                           "Gemm(1, 6, 4, h2, w3, b3, y)"],
                          tensors, {"y": "fixed_al[4]"}, hidden={"h1": "fixed_al[8]", "h2": "fixed_al[6]"})
-    prepared = prepare_inlined(checked(text), bitlen=32)
+    prepared = prepare(checked(text), bitlen=32)
     assert prepared.optimized is not None
     rules = [a.rule for a in prepared.optimized.applications if a.rule != "mul-pow2-to-shl"]
     assert rules == ["sum-of-products", "rescale-past-relu"] * 2 + ["sum-of-products", "drop-final-rescale"]
@@ -78,7 +77,7 @@ def void main() {
   output(CLIENT, y)
 }
 """
-    prepared = prepare_inlined(checked(text), bitlen=32)
+    prepared = prepare(checked(text), bitlen=32)
     assert prepared.optimized is not None
     assert [a.rule for a in prepared.optimized.applications if a.rule != "mul-pow2-to-shl"] == [
         "sum-of-products", "rescale-past-relu", "drop-final-rescale"]
@@ -97,5 +96,5 @@ def test_a_convolution_truncates_once_per_output_with_its_relu_fused() -> None:
                          ["ConvRelu(1, 2, 1, 6, 6, 3, 1, 3, 3, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, x, w, b, h)",
                           "Gemm(1, 48, 2, h, v, c, y)"],
                          tensors, {"y": "fixed_al[2]"}, hidden={"h": "fixed_al[48]"})
-    prepared = prepare_inlined(checked(text, bitlen=64), bitlen=64)
+    prepared = prepare(checked(text, bitlen=64), bitlen=64)
     assert len(truncations(prepared.program)) == len(fused(prepared.program)) == 1

@@ -5,9 +5,9 @@ are within the error bound of the float64 reference."""
 from __future__ import annotations
 
 import numpy as np
-
 import references as ref
-from nn_support import Tensor, checked, layer_program, prepare_inlined, run
+from ezlang.passes.fixed_pipeline import prepare
+from nn_support import Tensor, checked, layer_program, run
 from run.helpers import outcome, run_threads
 from test_layers import assert_within, dot_bound
 
@@ -25,7 +25,7 @@ def test_a_conv_and_gemm_program_runs_securely() -> None:
                          ["ConvRelu(1, 2, 1, 5, 5, 3, 1, 3, 3, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, x, w, b, h)",
                           "Gemm(1, 27, 2, h, v, c, y)"],
                          tensors, {"y": "fixed_al[2]"}, hidden={"h": "fixed_al[27]"})
-    prepared = prepare_inlined(checked(text), bitlen=32)
+    prepared = prepare(checked(text), bitlen=32)
     given: dict[Role, dict] = {Role.SERVER: {}, Role.CLIENT: {}, Role.ALL: {}}
     for name, tensor in tensors.items():
         given[tensor.role][name] = tensor.values.reshape(-1).tolist()
