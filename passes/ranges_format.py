@@ -20,15 +20,14 @@ hold for the samples only (see ranges_calibrate).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Optional, Sequence
 
 from ezlang.diagnostics import render_text
-from ezlang.fixed import encode
 from ezlang.interp import InterpError
 from ezlang.source import SourceFile, Span
 
-from ezlang.passes.fixed_pipeline import Prepared, prepare
+from ezlang.passes.fixed_pipeline import Prepared, declared_bounds, prepare
 from ezlang.passes.pipeline import DEFAULT_SCALE, check_source
 from ezlang.passes.ranges import Overflow, RangeReport, analyze
 from ezlang.passes.ranges_calibrate import Sample, calibrate
@@ -159,9 +158,7 @@ def input_bounds(prepared: Prepared, input_ranges: RealRanges,
     bounds: dict[str, tuple[int, int]] = {}
     if calibration:
         bounds.update(calibrate(prepared.program, [prepared.inputs(sample) for sample in calibration]))
-    for name, (lo, hi) in {**prepared.boundary.ranges, **input_ranges}.items():
-        scale = prepared.boundary.inputs.get(name, 0)
-        bounds[name] = (encode(lo, scale), encode(hi, scale))
+    bounds.update(declared_bounds(replace(prepared.boundary, ranges={**prepared.boundary.ranges, **input_ranges})))
     return bounds
 
 
