@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 ROOT = Path(__file__).parent
 RUNTIME_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "runtime" / "src").glob("*.c"))
 RUNTIME_HEADERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "runtime").glob("*/*.h"))
-RUNTIME_FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-maes", "-msse4.1"]
+RUNTIME_FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-maes", "-msse4.1", "-pthread"]
 
 setup(
     ext_modules=[
@@ -24,6 +24,7 @@ setup(
             depends=RUNTIME_HEADERS,
             include_dirs=["runtime/include"],
             extra_compile_args=RUNTIME_FLAGS,
+            extra_link_args=["-pthread"],  # the one-sided product's second thread
         )
     ]
 )

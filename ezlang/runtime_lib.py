@@ -173,10 +173,47 @@ SIGNATURES.update(
         "ezrt_lt": (_status, (_session, ctypes.c_int, _u64p, _u64p, _u64p, _size)),
         "ezrt_bits": (_status, (_session, _u64p, _u64p, _size)),
         "ezrt_relu_rescale": (_status, (_session, _uint, _u64p, _u64p, _size)),
+        "ezrt_relu_rescale_shares": (_status, (_session, _uint, _uint, _u64p, _u64p, _size)),
     }
 )
 
 # ---- end of sessions and protocols ----
+
+# ---- one-sided matrix products (runtime/src/proto_onesided.c; the same section of ezrt.h) ----
+
+KNOWN_LEFT = 0
+KNOWN_RIGHT = 1
+OTHER_WIRE = 0
+OTHER_CLIENT_CLEAR = 1
+OTHER_SHARED = 2
+ONESIDED_MAX_SLOTS = 4096
+
+
+class OnesidedStats(ctypes.Structure):
+    """`ezrt_onesided_stats`: one role's registrations and offline work in a session."""
+
+    _fields_ = [
+        ("slots", ctypes.c_uint64),
+        ("setup_ns", ctypes.c_uint64),
+        ("setup_bytes", ctypes.c_uint64),
+        ("precompute_ns", ctypes.c_uint64),
+        ("precomputed_hits", ctypes.c_uint64),
+    ]
+
+
+SIGNATURES.update(
+    {
+        "ezrt_onesided_ready": (ctypes.c_int, (_session, ctypes.c_uint32)),
+        "ezrt_onesided_matmul": (
+            _status,
+            (_session, ctypes.c_uint32, ctypes.c_int, ctypes.c_int, _size, _size, _size, _u64p, _u64p, _u64p),
+        ),
+        "ezrt_onesided_refill": (_status, (_session,)),
+        "ezrt_onesided_stats_get": (_status, (_session, ctypes.POINTER(OnesidedStats))),
+    }
+)
+
+# ---- end of one-sided matrix products ----
 
 # ---- bitwise operators, right shifts, division (runtime/src/proto_bitwise.c, proto_div.c) ----
 

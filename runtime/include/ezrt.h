@@ -401,6 +401,82 @@ ezrt_status ezrt_bits(ezrt_session *s, const uint64_t *x, uint64_t *bits, size_t
 ezrt_status ezrt_relu_rescale(ezrt_session *s, unsigned shift, const uint64_t *x, uint64_t *z,
                               size_t n);
 
+/* ezrt_relu_rescale ending with additive shares instead of a wire: z gets the party's share of
+ * relu(x) >> shift (SERVER's + CLIENT's = the value mod 2^bits), the dealer's z gets 0. Round
+ * two becomes local (the dealer's output mask is 0 and nothing is opened): 1 round, n * (bits +
+ * 1) bits each way. For a value only read by the other factor of ezrt_onesided_matmul
+ * (EZRT_OTHER_SHARED), whose round then opens it masked. The caller guarantees
+ * -2^m <= x < 2^m for m = magnitude_bits (1 <= m <= bits - 1, else EZRT_EINVAL; bits - 1 is no
+ * bound): the sign's DCF has m input bits, so the dealer sends per element a key of (m, 1)
+ * instead of (bits - 1, 1) (correction words to SERVER, whole key to CLIENT), the (shift, bits)
+ * key and the values of ezrt_relu_rescale. A value outside the bound gives a wrong result. */
+ezrt_status ezrt_relu_rescale_shares(ezrt_session *s, unsigned shift, unsigned magnitude_bits,
+                                     const uint64_t *x, uint64_t *z, size_t n);
+
+/* ---- one-sided matrix products: one factor known to SERVER in the clear (proto_onesided.c) */
+
+/* A product whose one factor K SERVER knows in the clear (a model's weights) and keeps for the
+ * whole session (protocols.md §5.10). Normalised internally to the model M (rows x inner), the
+ * other operand Y (inner x cols) and Z = M Y (rows x cols): EZRT_KNOWN_LEFT has M = K (rows = i,
+ * inner = j), Y = O, cols = k, C = Z; EZRT_KNOWN_RIGHT has M = K^T (rows = k, inner = j),
+ * Y = O^T, cols = i, C = Z^T. Each product lives in a slot (0 .. EZRT_ONESIDED_MAX_SLOTS - 1)
+ * of the session. The first call of a slot registers it: SERVER sends M^ = M + R (R from
+ * PRG(k_S), which the dealer draws too) to CLIENT once, in messages of at most 2^19 values;
+ * CLIENT and the dealer draw the slot's seed sigma (16 bytes of PRG(k_C)); the transfer waits
+ * for the slot's first call with rows, inner and cols all non-zero. Then every call t (0, 1,
+ * ... per slot, equal on every role) uses rho_t, expanded from AES_sigma(t), fresh per call.
+ * Per call: 1 round (the registering call: SERVER's M^ is one flight more); CLIENT -> SERVER
+ * rows cols values (plus inner cols values of Y + rho_t, or Y_C + rho_t, for
+ * EZRT_OTHER_CLIENT_CLEAR and EZRT_OTHER_SHARED); SERVER -> CLIENT rows cols values; dealer ->
+ * CLIENT rows cols values; dealer -> SERVER inner cols values for EZRT_OTHER_WIRE, nothing for
+ * the other kinds (one message each, headers apart). SERVER
+ * computes M Y' with M in the narrowest of int8/16/32/64 holding its entries (signed, of `bits`):
+ * the time of a call reveals that width, nothing else about M. Conventions and errors as for
+ * the protocols above; a shape that differs from the slot's registration is EZRT_EINVAL (not
+ * sticky). i, j or k = 0: no communication, C is the wire of the zero matrix, and the slot is
+ * registered all the same. ezrt_session_free wipes and frees every slot. */
+#define EZRT_KNOWN_LEFT 0          /* C[i][k] = K[i][j] O[j][k] */
+#define EZRT_KNOWN_RIGHT 1         /* C[i][k] = O[i][j] K[j][k] */
+#define EZRT_OTHER_WIRE 0          /* O is a masked wire on every role (masks on the dealer) */
+#define EZRT_OTHER_CLIENT_CLEAR 1  /* O is CLIENT's clear value: CLIENT passes it, others NULL */
+#define EZRT_OTHER_SHARED 2        /* O is additively shared: each party passes its share (their
+                                    * sum mod 2^bits is O), the dealer NULL */
+#define EZRT_ONESIDED_MAX_SLOTS 4096
+
+/* 1 if `slot` of s holds a registered known matrix, else 0 (also for NULL s or slot out of
+ * range). */
+int ezrt_onesided_ready(const ezrt_session *s, uint32_t slot);
+
+/* C = K O (EZRT_KNOWN_LEFT) or O K (EZRT_KNOWN_RIGHT) as masked wires c (i x k, row-major), K
+ * (i x j or j x k) known to SERVER in the clear, O (j x k or i x j) of kind other_kind. The first
+ * call of a slot registers it: SERVER passes `known` (K's entries, row-major, as ring elements),
+ * CLIENT and the dealer NULL; later calls may pass NULL everywhere (`known` is then ignored) and
+ * must use the registration's side and K shape (i x j for LEFT, j x k for RIGHT; the other
+ * dimension may vary). EZRT_EINVAL: side or other_kind out of range, slot >= MAX_SLOTS, SERVER
+ * registering a non-empty K without `known`, `other` NULL for EZRT_OTHER_WIRE, on CLIENT for
+ * CLIENT_CLEAR or on a party for SHARED, c NULL, a shape other than the registration's; EZRT_ELENGTH: sizes that
+ * overflow. */
+ezrt_status ezrt_onesided_matmul(ezrt_session *s, uint32_t slot, int side, int other_kind,
+                                 size_t i, size_t j, size_t k, const uint64_t *known,
+                                 const uint64_t *other, uint64_t *c);
+
+/* CLIENT and dealer: precompute the next call's offline values of every registered slot (rho_t
+ * and M^ rho_t or R rho_t, for the cols of the slot's last call) so that the next call does no
+ * big matrix product; a call with other cols wipes and ignores them. SERVER: no-op. Local: no
+ * communication, no shared randomness. */
+ezrt_status ezrt_onesided_refill(ezrt_session *s);
+
+typedef struct {
+    uint64_t slots;            /* registered slots */
+    uint64_t setup_ns;         /* time spent registering (masking, sending/receiving the model) */
+    uint64_t setup_bytes;      /* bytes this role sent for registrations (payload + headers) */
+    uint64_t precompute_ns;    /* time spent in offline products (refill or on demand) */
+    uint64_t precomputed_hits; /* calls served from a refilled pool entry */
+} ezrt_onesided_stats;
+
+/* This role's counters since the session opened (also after a failure). EZRT_EINVAL for NULL. */
+ezrt_status ezrt_onesided_stats_get(const ezrt_session *s, ezrt_onesided_stats *out);
+
 /* ---- bitwise operators, right shifts, division (proto_bitwise.c, proto_div.c) ------------- */
 
 /* Composite protocols made of ezrt_bits, ezrt_mul and ezrt_lt calls plus local steps, with the

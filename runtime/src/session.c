@@ -92,6 +92,7 @@ void ezrt_session_free(ezrt_session *s)
 {
     if (s == NULL)
         return;
+    ezrt_onesided_free(s);
     ezrt_wipe(s, sizeof *s);
     free(s);
 }

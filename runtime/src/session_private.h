@@ -31,7 +31,11 @@ struct ezrt_session {
     ezrt_prg own;            /* the dealer's private randomness */
     ezrt_status failure;     /* sticky: EZRT_OK until a step with side effects failed */
     char error[384];
+    struct ezrt_onesided_table *onesided; /* one-sided product slots; NULL until the first */
 };
+
+/* Wipes and frees the one-sided product slots of s (proto_onesided.c); for ezrt_session_free. */
+void ezrt_onesided_free(ezrt_session *s);
 
 /* EZRT_OK if s can run op: s is not NULL and has not failed (else the sticky status). */
 ezrt_status ezrt_sess_begin(const ezrt_session *s);

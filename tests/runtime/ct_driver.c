@@ -13,8 +13,10 @@
  * error, suppressed by ct_driver.supp (sending is what the protocol does with it); data a party
  * receives is defined again, so a party's handling of dealer keys is covered by the direct DCF
  * calls here rather than through the session. The session calls every protocol and every
- * native Athos extern on small shapes, each result checked against plain C arithmetic.
- * Exit 0 = every value was right. */
+ * native Athos extern on small shapes, each result checked against plain C arithmetic; the
+ * one-sided products also mark SERVER's clear model and CLIENT's clear operand secret (the
+ * model's storage width is declassified: its choice is public by design). Exit 0 = every value
+ * was right. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,7 +142,7 @@ enum {
     R_MUL, R_LT, R_LTS, R_BITS, R_AND, R_XOR, R_SHR, R_DIV, R_REM, R_DIVS, R_REMS, R_RELU,
     R_ARGMAX, R_OR, R_SHRL, R_SHRL_WIDE, R_EMUL, R_PDIV, R_FLOOR, R_UP, R_DOWN, R_MATMUL,
     R_MATMUL2D, R_MAXPOOL, R_AVGPOOL, R_CONV2D, R_GROUP, R_CONV3D, R_CT2D, R_CT3D, R_RELU0,
-    R_MANY0, R_MANY1, SLOTS
+    R_MANY0, R_MANY1, R_ONE0, R_ONE1, R_ONE2, SLOTS
 };
 #define MAXOUT 32
 #define TLEN 18 /* the tensors each party inputs */
@@ -247,6 +249,31 @@ static void run_elementwise(role_run *r, ezrt_session *s, const uint64_t *x, con
     reveal(r, s, R_DOWN, z, N);
 }
 
+/* One-sided products (proto_onesided.c), SERVER's clear K = TS and CLIENT's clear TC marked
+ * secret. Slot 0: K (2 x 3) times CLIENT's wire b (3 x 2), registered, then again after a refill;
+ * slot 1: CLIENT's clear TC (2 x 3) times K (3 x 2). */
+static void run_onesided(role_run *r, ezrt_session *s, const uint64_t *b)
+{
+    uint64_t known[TLEN], clear[TLEN], c[4];
+    for (size_t i = 0; i < TLEN; i++) {
+        known[i] = (uint32_t)TS[i];
+        clear[i] = (uint32_t)TC[i];
+    }
+    secret(known, sizeof known);
+    secret(clear, sizeof clear);
+    const uint64_t *k = r->role == EZRT_ROLE_SERVER ? known : NULL;
+    const uint64_t *o = r->role == EZRT_ROLE_CLIENT ? clear : NULL;
+    for (int call = 0; call < 2; call++) {
+        ok(r, s, ezrt_onesided_refill(s), "onesided refill");
+        ok(r, s, ezrt_onesided_matmul(s, 0, EZRT_KNOWN_LEFT, EZRT_OTHER_WIRE, 2, 3, 2, k, b, c),
+           "onesided left");
+        reveal(r, s, call == 0 ? R_ONE0 : R_ONE1, c, 4);
+    }
+    ok(r, s, ezrt_onesided_matmul(s, 1, EZRT_KNOWN_RIGHT, EZRT_OTHER_CLIENT_CLEAR, 2, 3, 2, k, o,
+                                  c), "onesided right");
+    reveal(r, s, R_ONE2, c, 4);
+}
+
 /* Tensors: the image from SERVER (a), the weights from CLIENT (b). */
 static void run_tensor_ops(role_run *r, ezrt_session *s)
 {
@@ -297,6 +324,7 @@ static void run_tensor_ops(role_run *r, ezrt_session *s)
     ok(r, s, ezrt_athos_conv_transpose3d(s, 1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 3, 4, 0, 0, 1, 1, 1,
                                          1, 1, 1, 2, a, 4, b, 4, c, 12), "conv transpose 3d");
     reveal(r, s, R_CT3D, c, 12);
+    run_onesided(r, s, b);
 }
 
 static void run_ops(role_run *r, ezrt_session *s)
@@ -499,6 +527,15 @@ static void check_tensors(const uint64_t res[SLOTS][MAXOUT])
     check_conv(&conv3d, res[R_CONV3D], "conv3d");
     check_transposed(&ct2d, res[R_CT2D], "conv transpose 2d");
     check_transposed(&ct3d, res[R_CT3D], "conv transpose 3d");
+    check_matmul(res[R_ONE0], 2, 3, 2, "onesided left");
+    check_matmul(res[R_ONE1], 2, 3, 2, "onesided left, refilled");
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < 2; k++) {
+            uint32_t sum = 0;
+            for (size_t j = 0; j < 3; j++)
+                sum += (uint32_t)TC[i * 3 + j] * (uint32_t)TS[j * 2 + k];
+            expect(res[R_ONE2][i * 2 + k] == sum, "onesided right");
+        }
 }
 
 static void check_session(void)

@@ -171,3 +171,57 @@ def test_large_batches_send_dealer_material_in_several_messages_and_keep_two_rou
     assert server["dealer"]["messages_received"] == client["dealer"]["messages_received"] == 2
     assert server["peer"]["rounds"] == client["peer"]["rounds"] == 2
 
+
+
+# ---- ending with additive shares, on a proven magnitude (ezrt_relu_rescale_shares) ----
+
+
+def relu_shares(bits: int, values: list[int], shift: int, magnitude: int) -> tuple[list[int], dict[str, int]]:
+    """The shares' sums, and the dealer's bytes to each party and the parties' rounds."""
+
+    def program(role: Role):
+        x = role.input(ROLE_SERVER, values)
+        z = np.zeros(len(x), dtype=np.uint64)
+        before = role.stats()
+        role._check(LIB.ezrt_relu_rescale_shares(role.session, shift, magnitude, rl.u64(x), rl.u64(z), len(z)))
+        after = role.stats()
+        costs = {peer: after[peer]["bytes_sent"] - before[peer]["bytes_sent"] for peer in after}
+        costs.update({f"rounds_{peer}": after[peer]["rounds"] - before[peer]["rounds"] for peer in after})
+        return [int(v) for v in z], costs
+
+    (server, _), (client, client_costs), (dealer, dealer_costs) = run(bits, program)
+    assert dealer == [0] * len(values)
+    sums = [(a + b) & ring_mask(bits) for a, b in zip(server, client)]
+    return sums, {"to_server": dealer_costs["server"], "to_client": dealer_costs["client"],
+                  "rounds": client_costs["rounds_peer"]}
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_shares_of_a_bounded_input_add_up_to_the_fused_value(bits: int) -> None:
+    magnitude, shift = 20, 7
+    rng = np.random.default_rng(bits)
+    inside = [int(v) & ring_mask(bits) for v in rng.integers(-(1 << magnitude), 1 << magnitude, 200)]
+    edges = [v & ring_mask(bits) for v in (-(1 << magnitude), (1 << magnitude) - 1, -1, 0, 1)]
+    values = inside + edges
+    sums, costs = relu_shares(bits, values, shift, magnitude)
+    assert sums == [plain(v, bits, shift) for v in values]
+    assert costs["rounds"] == 1
+
+
+def test_the_bound_shrinks_the_sign_key() -> None:
+    bits, shift, n = 64, 12, 50
+    values = [v & ring_mask(bits) for v in range(-n // 2, n // 2)]
+    _, unbounded = relu_shares(bits, values, shift, bits - 1)
+    _, bounded = relu_shares(bits, values, shift, 40)
+    saved = n * (key_size(bits - 1, 1) - key_size(40, 1))
+    assert unbounded["to_client"] - bounded["to_client"] == saved
+    assert unbounded["to_server"] - bounded["to_server"] == saved
+
+
+def test_a_magnitude_outside_the_ring_is_refused() -> None:
+    def program(role: Role):
+        x = role.input(ROLE_SERVER, [1, 2])
+        z = np.zeros(2, dtype=np.uint64)
+        return [LIB.ezrt_relu_rescale_shares(role.session, 3, m, rl.u64(x), rl.u64(z), 2) for m in (0, 32)]
+
+    assert run(32, program) == ([EZRT_EINVAL] * 2,) * 3
