@@ -74,13 +74,17 @@ class InputError(Exception):
 @dataclass(frozen=True)
 class InputRequest:
     """One execution of `input(role, name, type)` whose array dimensions evaluated to `dims`;
-    `range` is the declared `[lo, hi]` of every value, if any."""
+    `range` is the declared `[lo, hi]` of every value, if any. With `arrays`, a value checked
+    from a numpy array comes back as a flat numpy array of the canonical values (what compiled
+    code copies into its buffers, without a round trip through Python lists); otherwise, and
+    for every other value, as a canonical nested list."""
 
     name: str
     role: Role
     type: Type
     dims: tuple[int, ...] = ()
     range: Optional[tuple[float, float]] = None
+    arrays: bool = False
 
     def describe(self) -> str:
         shape = "".join(f"[{d}]" for d in self.dims)
@@ -249,7 +253,7 @@ class _Checker:
             return self._first_bad(raw, bad, where)
         bits = raw.astype(np.uint64 if base.width == 64 else np.uint32)
         signed = np.int64 if base.width == 64 else np.int32
-        return (bits.view(signed) if base.signed else bits).tolist()
+        return self._canonical(bits.view(signed) if base.signed else bits)
 
     def _fixed_array(self, raw: np.ndarray, where: str) -> Any:
         """A float array encoded at once, exactly as `_fixed` encodes one value."""
@@ -269,13 +273,16 @@ class _Checker:
             bad |= (encoded < -limit) | (encoded >= limit)
         if bad.any():
             return self._first_bad(raw, bad, where)
-        return encoded.astype(np.int64).tolist()
+        return self._canonical(encoded.astype(np.int64))
 
     def _bool_array(self, raw: np.ndarray, where: str) -> Any:
         bad = (raw != 0) & (raw != 1)
         if bad.any():
             return self._first_bad(raw, bad, where)
-        return raw.astype(bool).tolist()
+        return self._canonical(raw.astype(bool))
+
+    def _canonical(self, values: np.ndarray) -> Any:
+        return values.reshape(-1) if self.request.arrays else values.tolist()
 
     def _float_array(self, raw: np.ndarray, where: str) -> Any:
         with np.errstate(over="ignore"):  # through double, as a Python number goes

@@ -35,6 +35,7 @@ from ezlang.passes import rewrite
 from ezlang.passes.inline import inline_calls
 from ezlang.passes.pipeline import acyclic
 from ezlang.passes.ranges import RangeOracle
+from ezlang.passes.relu_bounds import bound_relus
 from ezlang.passes.rewrite import Optimized
 from ezlang.passes.scales import Boundary, Truncation, lower_fixed
 
@@ -89,6 +90,8 @@ def prepare(checked: ast.Program, *, bitlen: int, optimize: bool = True,
                                          overflows=oracle.overflows)
             program, boundary = optimized.program, replace(boundary, outputs=dict(optimized.output_scales))
         warnings = oracle.report(program).diagnostics() if boundary.ranges else ()
+        if boundary.ranges:
+            program = bound_relus(program, oracle.interval, bitlen)
     return Prepared(program, lowered.truncations, boundary, tuple(warnings), optimized)
 
 

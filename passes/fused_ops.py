@@ -34,6 +34,7 @@ class ReluRescale:
 
     x: ast.Expr
     shift: int
+    magnitude: Optional[int] = None  # -2^m <= x < 2^m, proven (ezlang.passes.relu_bounds)
 
     def with_operand(self, node: ast.Binary, x: ast.Expr) -> ast.Binary:
         """`node` (the matched expression) with `x` in place of both occurrences of its operand."""
@@ -65,7 +66,7 @@ def relu_rescale(node: ast.Expr) -> Optional[ReluRescale]:
         return None
     if any(isinstance(item, ast.Call) for item in nodes(operand)):
         return None
-    return ReluRescale(x, shift)
+    return ReluRescale(x, shift, node.magnitude)
 
 
 def literal(node: ast.Expr) -> Optional[int]:

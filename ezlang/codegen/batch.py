@@ -89,13 +89,25 @@ def lower_batch(e: "StmtEmitter", node: ast.For, plan: BatchLoop) -> None:
     visited = Evaluation(e, levels(e, plan.loops), length, done).run(operands)
     ops = [_Op(value, operands, bufs, array.data) for (value, operands), bufs, array in zip(planned, buffers, arrays)]
     if isinstance(e.mx.secret, SecureSecretOps):
-        for kind in dict.fromkeys(call_kind(op.value) for op in ops):
-            _Wires(e, e.mx.secret, node.span).apply([op for op in ops if call_kind(op.value) == kind], visited)
+        kinds = [_secure_kind(e.mx.secret, temp, op.value) for (temp, _), op in zip(plan.items, ops)]
+        for kind in dict.fromkeys(kinds):
+            _Wires(e, e.mx.secret, node.span).apply([op for op, k in zip(ops, kinds) if k == kind], visited, kind)
     else:
         for op in ops:
             _elementwise(e, op, visited, done)
     for buffer in (buf for bufs in buffers for buf in bufs):
         e.b.call(e.mx.helper("free"), [buffer])
+
+
+def _secure_kind(ops: SecureSecretOps, temp: str, value: ast.Expr) -> tuple:
+    """The call kind of a batch's operation; a fused ReLU whose results the protocol plan keeps
+    as additive shares (ezlang.passes.protocols) is a kind of its own."""
+    kind = call_kind(value)
+    if kind[0] == "relu_rescale" and ops.protocols.to_shares(temp):
+        fused = relu_rescale(value)
+        assert fused is not None
+        return ("relu_rescale_shares", *kind[1:], fused.magnitude or ops.bits - 1)
+    return kind
 
 
 def array_ref(e: "StmtEmitter", name: str) -> ArrayRef:
@@ -290,8 +302,7 @@ class _Wires:
         self.e, self.ops, self.span = e, ops, span
         self.session = e.b.load(abi.field(e.b, e.ctx, "runtime"), typ=PTR, name="session")
 
-    def apply(self, ops: Sequence[_Op], n: ir.Value) -> None:
-        kind = call_kind(ops[0].value)
+    def apply(self, ops: Sequence[_Op], n: ir.Value, kind: tuple) -> None:
         slots = [_slots(op.value) for op in ops]
         offsets = [sum(slots[:m]) for m in range(len(ops))]
         total = self.e.b.mul(n, ir.Constant(I64, sum(slots)), name="batch.n")
@@ -363,6 +374,9 @@ class _Wires:
             self._call("ezrt_divmod", [ir.Constant(I32, int(kind[1])), x, y, z, b.gep(z, [n], source_etype=I64), n])
         elif kind[0] == "relu_rescale":  # amounts past the width clamped, as SecureSecretOps does
             self._call("ezrt_relu_rescale", [ir.Constant(I32, min(kind[1], self.ops.bits)), x, z, n])
+        elif kind[0] == "relu_rescale_shares":
+            self._call("ezrt_relu_rescale_shares", [ir.Constant(I32, min(kind[1], self.ops.bits)),
+                                                    ir.Constant(I32, kind[-1]), x, z, n])
         else:
             self._call("ezrt_shr", [ir.Constant(I32, int(kind[1])), self._amount(first, n), x, z, n])
 

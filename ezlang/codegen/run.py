@@ -60,7 +60,7 @@ class IoHost(ABC):
 
     def read_value(self, site: InputSite, dims: Any) -> tuple[InputRequest, Any]:
         """The checked value of one execution of an input site, or the interpreter's error."""
-        request = InputRequest(site.name, site.role, site.type, shape(dims, site.type.rank))
+        request = InputRequest(site.name, site.role, site.type, shape(dims, site.type.rank), arrays=True)
         reader = self.readers.get(site.role)
         if reader is None:
             raise InterpError.at(site.span, NO_INPUT_SOURCE,

@@ -43,6 +43,7 @@ from ezlang.codegen.abi import I8, I32, I64, PTR
 from ezlang.codegen.sites import TableBuilder
 from ezlang.diagnostics import CompileError, Diagnostics, register
 from ezlang.interp import BUILTIN_EXTERNS
+from ezlang.passes.protocols import EMPTY_PLAN, PrivateInput, ProtocolPlan
 from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp, UnaryOp
@@ -67,8 +68,11 @@ RUNTIME_FUNCTIONS: dict[str, tuple[ir.Type, tuple[ir.Type, ...]]] = {
     "ezrt_xor": (I32, (PTR, PTR, PTR, PTR, I64)),
     "ezrt_shr": (I32, (PTR, I32, I32, PTR, PTR, I64)),
     "ezrt_relu_rescale": (I32, (PTR, I32, PTR, PTR, I64)),
+    "ezrt_relu_rescale_shares": (I32, (PTR, I32, I32, PTR, PTR, I64)),
     "ezrt_divmod": (I32, (PTR, I32, PTR, PTR, PTR, PTR, I64)),
     "ezrt_matmul_many": (I32, (PTR, I64, PTR, PTR, PTR, PTR)),
+    "ezrt_onesided_ready": (I32, (PTR, I32)),
+    "ezrt_onesided_matmul": (I32, (PTR, I32, I32, I32, I64, I64, I64, PTR, PTR, PTR)),
 }
 
 _LOCAL = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.SHL})
@@ -173,9 +177,10 @@ def _walk(value: object) -> Iterator[object]:
 class SecureSecretOps:
     """Masked wires in Z_2^bits, one i64 per secret scalar or array element."""
 
-    def __init__(self, bits: int):
+    def __init__(self, bits: int, protocols: ProtocolPlan = EMPTY_PLAN):
         assert bits in (32, 64)
         self.bits = bits
+        self.protocols = protocols
         self.mask = (1 << bits) - 1
         # wire produced by share_public -> the public value it came from (for local products)
         self._public: dict[int, tuple[ir.Value, ir.Value]] = {}
@@ -272,7 +277,13 @@ class SecureSecretOps:
     def input(self, b: ir.IRBuilder, ctx: ir.Value, site: int, ty: Type, dims: Optional[ir.Value],
               count: ir.Value, buffer: ir.Value) -> ir.Value:
         """The host fills a clear buffer (only the owner's host writes it); the owner passes it
-        to ezrt_input, the other roles pass NULL; the wires land in `buffer`."""
+        to ezrt_input, the other roles pass NULL; the wires land in `buffer`. A private input
+        (passes/protocols.py) is never shared: the owner's host writes the clear values into
+        `buffer` itself, and a SERVER's private input is not read at all once every one-sided
+        product it feeds has registered its masked copy in the session."""
+        private = self._private(site)
+        if private is not None:
+            return self._private_input(b, ctx, site, dims, count, buffer, private)
         owner = ir.Constant(I8, _OWNERS[self._tables().inputs[site].role])
         session = self._session(b, ctx)
         clear = self._allocate(b, count)
@@ -283,6 +294,31 @@ class SecureSecretOps:
             b, b.call(self._fn(b, "ezrt_input"), [session, owner, values, buffer, count])))
         b.call(b.module.globals["free"], [clear])
         return status
+
+    def _private(self, site: int) -> Optional[PrivateInput]:
+        info = self._tables().inputs[site]
+        private = self.protocols.private_input(info.name)
+        return private if private is not None and private.span == info.span else None
+
+    def _private_input(self, b: ir.IRBuilder, ctx: ir.Value, site: int, dims: Optional[ir.Value], count: ir.Value,
+                       buffer: ir.Value, private: PrivateInput) -> ir.Value:
+        session = self._session(b, ctx)
+        registered = ir.Constant(ir.IntType(1), private.owner is Role.SERVER)
+        for slot in private.slots:
+            ready = b.call(self._fn(b, "ezrt_onesided_ready"), [session, ir.Constant(I32, slot)], name="slot.ready")
+            registered = b.and_(registered, b.icmp_unsigned("!=", ready, ir.Constant(I32, 0)))
+        start = b.block
+        read, done = b.function.append_basic_block("private.read"), b.function.append_basic_block("private.done")
+        b.cbranch(registered, done, read)
+        b.position_at_end(read)
+        status = abi.call_host(b, ctx, "read_input", site, dims, count, buffer)
+        end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(I32, name="private.status")
+        phi.add_incoming(ir.Constant(I32, abi.STATUS_OK), start)
+        phi.add_incoming(status, end)
+        return phi
 
     def output(self, b: ir.IRBuilder, ctx: ir.Value, site: int, ty: Type, dims: Optional[ir.Value],
                count: ir.Value, buffer: ir.Value) -> ir.Value:

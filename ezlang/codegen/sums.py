@@ -41,6 +41,7 @@ from ezlang.codegen.batch import (Evaluation, Level, Operand, allocate, array_re
 from ezlang.codegen.secure import SecureSecretOps
 from ezlang.interp.exprs import typed
 from ezlang.passes.batch_matrices import COLUMN_VAR, ROW_VAR, MatrixForm, SumItem, SumLoop
+from ezlang.passes.protocols import OneSided, Other, Side
 from ezlang.syntax import ast
 from ezlang.syntax.ast import BinaryOp
 from ezlang.types import Base, Label, Type
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 _INT32_PL = Type(Base.INT32, Label.PL)
 _BOOL_PL = Type(Base.BOOL, Label.PL)
 _INT64_MAX = 2 ** 63 - 1
+_SERVER, _CLIENT, _DEALER = 0, 1, 2  # EZRT_ROLE_SERVER, _CLIENT, _DEALER
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,20 @@ class _Matrices:
     row_ok: ir.Value
     column_ok: ir.Value
     buffers: tuple[ir.Value, ...]
+    known: Optional["_Known"] = None
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A one-sided product's state: the plan's choice, whether its slot was registered before
+    this execution (i1), whether the known factor is complete (i1), and which gathered buffer
+    is the known factor and which the other."""
+
+    choice: OneSided
+    ready: ir.Value
+    complete: ir.Value
+    matrix: ir.Value
+    other: ir.Value
 
 
 def lower_sums(e: "StmtEmitter", node: ast.For, plan: SumLoop) -> None:
@@ -78,6 +94,8 @@ def lower_sums(e: "StmtEmitter", node: ast.For, plan: SumLoop) -> None:
     bounds = levels(e, plan.loops)
     trips = [_trips(e, lo, hi) for _, lo, hi in bounds]
     divisors = {item.temp: _divisor(e, item.form, bounds[0]) for item in plan.items}
+    secure = e.mx.secret if isinstance(e.mx.secret, SecureSecretOps) else None
+    choices = {item.temp: secure.protocols.product(item.temp) if secure else None for item in plan.items}
     work, after = e.block("sums.work"), e.block("sums.after")
     zero = ir.Constant(I64, 0)
     runs = e.b.and_(e.b.icmp_signed(">", length, zero), e.b.icmp_signed(">", trips[-1], zero))
@@ -86,11 +104,17 @@ def lower_sums(e: "StmtEmitter", node: ast.For, plan: SumLoop) -> None:
     e.b.cbranch(runs, work, after)
     e.continue_at(work)
     each(e, length, lambda r: _store_bool(e, done, r, ir.Constant(ir.IntType(1), 1)))
-    matrices = [_gather(e, node, plan, item, bounds, trips, divisors[item.temp]) for item in plan.items]
+    matrices = [_gather(e, node, plan, item, bounds, trips, divisors[item.temp], choices[item.temp])
+                for item in plan.items]
     for product in matrices:
         _unmark(e, done, length, product)
-    if isinstance(e.mx.secret, SecureSecretOps):
-        _call(e, matrices)
+    if secure is not None:
+        general = [product for product in matrices if product.known is None]
+        if general:
+            _call(e, general)
+        for product in matrices:
+            if product.known is not None:
+                _call_one_sided(e, product)
     else:
         for product in matrices:
             _products(e, product)
@@ -132,9 +156,12 @@ def _times(e: "StmtEmitter", x: ir.Value, y: ir.Value) -> ir.Value:
 
 
 def _gather(e: "StmtEmitter", node: ast.For, plan: SumLoop, item: SumItem, bounds: list[Level],
-            trips: list[ir.Value], divisor: Optional[tuple[ir.Value, ir.Value]]) -> _Matrices:
+            trips: list[ir.Value], divisor: Optional[tuple[ir.Value, ir.Value]],
+            choice: Optional[OneSided]) -> _Matrices:
     """The item's factors as dense matrices, with a mark per row of A and per column of B that
-    every one of its entries was computed."""
+    every one of its entries was computed. For a one-sided product whose slot the session has
+    registered, the known factor is neither gathered nor checked: it is the matrix registered
+    (same shape, same entries: passes/protocols.py) and its checks passed then."""
     ty = typed(item.product.ty, item.product).scalar()
     form, inner = item.form, trips[-1]
     if divisor is None:
@@ -147,19 +174,70 @@ def _gather(e: "StmtEmitter", node: ast.For, plan: SumLoop, item: SumItem, bound
         a_levels, b_levels = ((ROW_VAR, zero, count), bounds[-1]), (bounds[-1], (COLUMN_VAR, zero, m))
         rows, columns = e.b.sext(count, I64), e.b.sext(m, I64)
     sizes = (_times(e, rows, inner), _times(e, inner, columns))
-    a, b = (allocate(e, size, ty, node) for size in sizes)
-    a_ok, b_ok = (allocate(e, size, _BOOL_PL, node) for size in sizes)
-    Evaluation(e, a_levels, sizes[0], a_ok).run([(Operand(form.a, ty), a)])
-    Evaluation(e, b_levels, sizes[1], b_ok).run([(Operand(form.b, ty), b)])
+    ready = _ready(e, choice)
+    known_side = None if choice is None else (0 if choice.side is Side.LEFT else 1)
+    gathered = [e.b.select(ready, ir.Constant(I64, 0), size) if side == known_side else size
+                for side, size in enumerate(sizes)]
+    a, b = (allocate(e, size, ty, node) for size in gathered)
+    a_ok, b_ok = (allocate(e, size, _BOOL_PL, node) for size in gathered)
     row_ok, column_ok = allocate(e, rows, _BOOL_PL, node), allocate(e, columns, _BOOL_PL, node)
-    each(e, rows, lambda p: _all(e, row_ok, p, inner, lambda i: e.b.add(e.b.mul(p, inner), i), a_ok))
-    each(e, columns, lambda s: _all(e, column_ok, s, inner, lambda i: e.b.add(e.b.mul(i, columns), s), b_ok))
+
+    def gather_a() -> None:
+        Evaluation(e, a_levels, sizes[0], a_ok).run([(Operand(form.a, ty), a)])
+        each(e, rows, lambda p: _all(e, row_ok, p, inner, lambda i: e.b.add(e.b.mul(p, inner), i), a_ok))
+
+    def gather_b() -> None:
+        Evaluation(e, b_levels, sizes[1], b_ok).run([(Operand(form.b, ty), b)])
+        each(e, columns, lambda s: _all(e, column_ok, s, inner, lambda i: e.b.add(e.b.mul(i, columns), s), b_ok))
+
+    gathers = (gather_a, gather_b)
+    known: Optional[_Known] = None
+    for side, gather in enumerate(gathers):
+        if side != known_side:
+            gather()
+    if choice is not None:
+        marks, count = (row_ok, rows) if known_side == 0 else (column_ok, columns)
+        known = _Known(choice, ready, _gather_known(e, ready, gathers[known_side], marks, count),
+                       a if known_side == 0 else b, b if known_side == 0 else a)
     out = array_ref(e, item.temp).data
     buffers: tuple[ir.Value, ...] = (a, b, a_ok, b_ok, row_ok, column_ok)
     if divisor is not None:
         out = allocate(e, _times(e, rows, columns), ty, node)
         buffers += (out,)
-    return _Matrices(item, rows, inner, columns, a, b, out, row_ok, column_ok, buffers)
+    return _Matrices(item, rows, inner, columns, a, b, out, row_ok, column_ok, buffers, known)
+
+
+def _ready(e: "StmtEmitter", choice: Optional[OneSided]) -> ir.Value:
+    """Whether the session holds the one-sided product's registered known matrix (i1)."""
+    if choice is None:
+        return ir.Constant(ir.IntType(1), 0)
+    session = e.b.load(abi.field(e.b, e.ctx, "runtime"), typ=PTR, name="session")
+    ready = e.b.call(runtime_function(e.b.module, "ezrt_onesided_ready"), [session, ir.Constant(I32, choice.slot)],
+                     name="slot.ready")
+    return e.b.icmp_unsigned("!=", ready, ir.Constant(I32, 0))
+
+
+def _gather_known(e: "StmtEmitter", ready: ir.Value, gather: Callable[[], None], marks: ir.Value,
+                  count: ir.Value) -> ir.Value:
+    """Gathers the known factor unless `ready` (then its marks are all set), and returns whether
+    every entry of it was computed (i1). Where one was not, every mark of the known side is
+    cleared: no row is then marked, the product is not registered, and the consumer computes
+    every row itself and fails at the failing operand (ezlang.passes.batch_sums)."""
+    gather_block, skip_block, join = e.block("known.gather"), e.block("known.skip"), e.block("known.join")
+    e.b.cbranch(ready, skip_block, gather_block)
+    e.continue_at(gather_block)
+    gather()
+    e.b.branch(join)
+    e.continue_at(skip_block)
+    each(e, count, lambda k: _store_bool(e, marks, k, ir.Constant(ir.IntType(1), 1)))
+    e.b.branch(join)
+    e.continue_at(join)
+    every = e.alloca(ir.IntType(1), "known.every")
+    e.b.store(ir.Constant(ir.IntType(1), 1), every)
+    each(e, count, lambda k: e.b.store(e.b.and_(e.b.load(every, typ=ir.IntType(1)), _load_bool(e, marks, k)), every))
+    all_ok = e.b.load(every, typ=ir.IntType(1), name="known.all")
+    each(e, count, lambda k: _store_bool(e, marks, k, e.b.and_(_load_bool(e, marks, k), all_ok)))
+    return all_ok
 
 
 def _unmark(e: "StmtEmitter", done: ir.Value, length: ir.Value, product: _Matrices) -> None:
@@ -218,6 +296,39 @@ def _call(e: "StmtEmitter", matrices: Sequence[_Matrices]) -> None:
     call = runtime_function(b.module, "ezrt_matmul_many")
     status = b.call(call, [session, ir.Constant(I64, count), shapes, *pointers], name="ezrt_matmul_many.status")
     e.check_status(b.zext(b.icmp_unsigned("!=", status, ir.Constant(I32, 0)), I32, name="rt.status"))
+
+
+def _call_one_sided(e: "StmtEmitter", product: _Matrices) -> None:
+    """ezrt_onesided_matmul for one item (one round), if its known factor is complete: the
+    SERVER passes the known matrix when the slot is not registered yet, NULL once it is; the
+    other factor goes from every role for a wire, from the CLIENT only for its clear input, from
+    the parties only for additive shares."""
+    known = product.known
+    assert known is not None
+    b = e.b
+    call_block, after = e.block("onesided.call"), e.block("onesided.after")
+    b.cbranch(known.complete, call_block, after)
+    e.continue_at(call_block)
+    session = b.load(abi.field(b, e.ctx, "runtime"), typ=PTR, name="session")
+    role = b.call(runtime_function(b.module, "ezrt_session_role"), [session], name="role")
+    null = ir.Constant(PTR, None)
+    is_server = b.icmp_unsigned("==", role, ir.Constant(role.type, _SERVER))
+    matrix = b.select(b.and_(is_server, b.not_(known.ready)), known.matrix, null, name="onesided.known")
+    other = known.other
+    if known.choice.other is Other.CLIENT_CLEAR:
+        other = b.select(b.icmp_unsigned("==", role, ir.Constant(role.type, _CLIENT)), other, null,
+                         name="onesided.other")
+    elif known.choice.other is Other.SHARED:
+        other = b.select(b.icmp_unsigned("==", role, ir.Constant(role.type, _DEALER)), null, other,
+                         name="onesided.other")
+    choice = known.choice
+    args = [session, ir.Constant(I32, choice.slot), ir.Constant(I32, int(choice.side)),
+            ir.Constant(I32, int(choice.other)), product.rows, product.inner, product.columns, matrix, other,
+            product.out]
+    status = b.call(runtime_function(b.module, "ezrt_onesided_matmul"), args, name="ezrt_onesided_matmul.status")
+    e.check_status(b.zext(b.icmp_unsigned("!=", status, ir.Constant(I32, 0)), I32, name="rt.status"))
+    b.branch(after)
+    e.continue_at(after)
 
 
 def _products(e: "StmtEmitter", product: _Matrices) -> None:

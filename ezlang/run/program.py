@@ -8,7 +8,8 @@ Assumes: a typed program (ezlang.passes.pipeline) checked at `bitlen`.
 Guarantees: `compile_secure` refuses what the secure runtime cannot run (E0701, one diagnostic
 listing every operation) before emitting, batches the interactive operations of loops into one
 round each (ezlang.passes.batch_rounds) and computes products that are only summed as matrix
-products opening only the sums (ezlang.passes.batch_sums); the hash is SHA-256 over the protocol
+products opening only the sums (ezlang.passes.batch_sums), choosing the one-sided protocol
+for those whose one factor the SERVER alone knows (ezlang.passes.protocols); the hash is SHA-256 over the protocol
 version, the bit width and the emitted LLVM IR without its module name (so the file's name does
 not matter, its comments and layout neither); the native code resolves the runtime's symbols.
 """
@@ -28,6 +29,7 @@ from ezlang.codegen.secure import SecureSecretOps, check_supported
 from ezlang.codegen.sites import Tables
 from ezlang.passes.batch_rounds import batch_rounds
 from ezlang.passes.batch_sums import batch_sums
+from ezlang.passes.protocols import choose_protocols
 from ezlang.syntax import ast
 
 PROTOCOL_VERSION = 1
@@ -51,7 +53,8 @@ def compile_secure(program: ast.Program, bitlen: int, cache: Optional[ObjectCach
     """Raises CompileError for operations the runtime does not support yet."""
     check_supported(program)
     target = host_target()
-    emitted = emit_module(batch_sums(batch_rounds(program)), SecureSecretOps(bitlen), triple=target.triple,
+    annotated, protocols = choose_protocols(batch_sums(batch_rounds(program)))
+    emitted = emit_module(annotated, SecureSecretOps(bitlen, protocols), triple=target.triple,
                           data_layout=target.data_layout)
     llvm.load_library_permanently(runtime_lib.library_path())
     code = compile_ir(emitted.ir, target, cache)

@@ -150,7 +150,11 @@ class Binary:
 
     `rescale` marks a `>>` that the fixed-point lowering (ezlang.passes.scales) placed to bring a
     product back to its scale: only such truncations may be moved by rules that are exact only
-    within an error bound, since a `>>` the user wrote must keep its exact meaning."""
+    within an error bound, since a `>>` the user wrote must keep its exact meaning.
+
+    `magnitude` m, on a fused ReLU-and-truncation `(x > 0 ? x : 0) >> s` only
+    (ezlang.passes.relu_bounds), records that the range analysis proved -2^m <= x < 2^m, so the
+    secure runtime compares x's sign on m bits instead of the ring's width."""
 
     span: Span
     op: BinaryOp
@@ -160,6 +164,7 @@ class Binary:
     ty: Optional[Type] = field(default=None, kw_only=True, compare=False)
     known_to: Optional[frozenset[Role]] = field(default=None, kw_only=True, compare=False)
     rescale: bool = field(default=False, kw_only=True, compare=False)
+    magnitude: Optional[int] = field(default=None, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)
