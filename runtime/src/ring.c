@@ -1,7 +1,12 @@
 /* Arithmetic in Z_2^n (n <= 64) and the bit-packed wire format. Shares and masked wires are
  * ring elements; linear gates are these loops, and packing makes every value cost exactly n
  * bits on the wire instead of a whole uint64_t. */
+#include <string.h>
+
 #include "ezrt.h"
+
+/* 64-bit values packed at 64 bits are their own little-endian bytes on such a host. */
+#define LITTLE_ENDIAN_HOST (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 
 uint64_t ezrt_ring_mask(unsigned bits)
 {
@@ -99,6 +104,10 @@ ezrt_status ezrt_pack(const uint64_t *vals, size_t count, unsigned bits, uint8_t
         excess |= vals[i] & ~mask;
     if (excess != 0)
         return EZRT_EINVAL;
+    if (bits == 64 && LITTLE_ENDIAN_HOST) { /* the wire format is the values' memory layout */
+        memcpy(out, vals, size);
+        return EZRT_OK;
+    }
     /* acc holds `have` pending bits (< 64 between values), flushed 64 at a time. */
     unsigned __int128 acc = 0;
     unsigned have = 0;
@@ -135,6 +144,10 @@ ezrt_status ezrt_unpack(const uint8_t *in, size_t in_len, unsigned bits, uint64_
     size_t size = ezrt_packed_size(count, bits);
     if (size == SIZE_MAX || in_len < size)
         return EZRT_ELENGTH;
+    if (bits == 64 && LITTLE_ENDIAN_HOST) {
+        memcpy(vals, in, size);
+        return EZRT_OK;
+    }
     /* acc holds `have` unread bits; refilled 64 bits at a time while whole words remain, then
      * byte by byte, so nothing past the packed size is read. */
     unsigned __int128 acc = 0;
