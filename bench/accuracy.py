@@ -1,6 +1,6 @@
 """Accuracy of an imported ONNX model run securely, against onnxruntime on the same inputs.
 
-    python bench/accuracy.py MODEL.onnx --inputs BATCH.npy [--n 100] [--batch B]
+    python bench/accuracy.py MODEL.onnx --inputs BATCH.npy [--n 100] [--batch B] [--session]
                              [--bitlen 64] [--scale S] [--input-range LO HI | --calibrate FILE]
                              [--labels CSV] [--json FILE] [--keep DIR]
 
@@ -9,7 +9,9 @@ importer chooses them), runs the first N rows of BATCH.npy (an array whose first
 batch, the rest the model input's shape) through onnxruntime in float32, and through the
 imported program securely: `ezlang run --local` semantics, SERVER holding model.weights and
 CLIENT the inputs, three processes on loopback, B rows per run (default 1; a larger B needs a
-model imported with a dynamic or matching batch size). It reports
+model imported with a dynamic or matching batch size). With --session the N/B runs are the
+queries of ONE session instead (`ezlang query --local`, bench/session_run.py): the model is
+registered once, as a served model is, and N must be a multiple of B. It reports
 
 * argmax agreement: for every input, the class the secure run gives (its secure ArgMax output
   when the model has one, else the argmax of its logits) against onnxruntime's argmax, and the
@@ -17,7 +19,9 @@ model imported with a dynamic or matching batch size). It reports
 * the largest and the mean absolute logit error (over every logit output, every input);
 * cost per secure run, medians over the runs: online seconds, online rounds, bytes each role
   sent, the dealer's bytes to each party, every role's peak resident memory; and onnxruntime's
-  time for one batch of B in the same process, for comparison.
+  time for one batch of B in the same process, for comparison. With --session: medians over the
+  queries after the first (the steady price of a query), the whole query's seconds, and the
+  first query's seconds and registration bytes (the one-time setup).
 
 Give the inputs' range (--input-range, or --calibrate with sample inputs): without one the
 range analysis cannot bound the program's values, so the fixed-point rewrite rules stay off and
@@ -45,9 +49,11 @@ from typing import Any, Optional
 import numpy as np
 import onnxruntime
 
+import session_run
 from ezlang.manifest import Manifest, read_manifest
 from ezlang.run.local import role_arguments
 from ezlang.run.role import RoleStats
+from session_run import HarnessError
 
 ROLES = ("server", "dealer", "client")
 _POLL_SECONDS, _GRACE_SECONDS = 0.05, 2.0
@@ -62,10 +68,6 @@ class SecureRun:
     stats: dict[str, RoleStats]
     peak_bytes: dict[str, int]
     wall_seconds: float
-
-
-class HarnessError(Exception):
-    """A step that failed: the message names it and carries the tool's own output."""
 
 
 # ---------------------------------------------------------------- onnxruntime
@@ -96,7 +98,7 @@ def import_model(model: Path, folder: Path, args: argparse.Namespace) -> tuple[M
              for text in ([flag, str(value)] if value is not None else [])]
     if args.input_range:
         flags += ["--input-range", *map(str, args.input_range)]
-    if args.batch > 1 and args.import_batch:
+    if args.import_batch:
         flags += ["--batch", str(args.batch)]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "ezlang", "import", str(model), "-o", str(folder), *flags],
@@ -115,7 +117,7 @@ def secure_run(folder: Path, manifest: Manifest, rows: np.ndarray, scratch: Path
     wait4 so that its peak memory is known."""
     client = scratch / "client.npy"
     np.save(client, rows)
-    public = _public_inputs(manifest, len(rows), scratch)
+    public = public_inputs(manifest, len(rows), scratch)
     arguments = role_arguments(str(folder / manifest.program), {"server": str(folder / manifest.weights),
                                                                 "client": str(client)},
                                public, manifest.bitlen, timeout, scale=manifest.scale)
@@ -160,7 +162,7 @@ def _wait(processes: dict[str, subprocess.Popen]) -> tuple[dict[str, int], dict[
     return codes, peaks
 
 
-def _public_inputs(manifest: Manifest, batch: int, scratch: Path) -> Optional[str]:
+def public_inputs(manifest: Manifest, batch: int, scratch: Path) -> Optional[str]:
     """A public-inputs file when the program reads public inputs: an imported program's only
     one is its batch size (docs/import.md)."""
     public = [entry.name for entry in manifest.inputs if entry.party == "ALL"]
@@ -224,7 +226,7 @@ def compare(manifest: Manifest, want: dict[str, np.ndarray], got: list[np.ndarra
     return result
 
 
-def cost(runs: list[SecureRun], batch: int, onnxruntime_seconds: float) -> dict[str, Any]:
+def cost(runs: list[SecureRun], batch: int) -> dict[str, Any]:
     def median(values: list[float]) -> float:
         return float(statistics.median(values))
 
@@ -239,8 +241,25 @@ def cost(runs: list[SecureRun], batch: int, onnxruntime_seconds: float) -> dict[
         "bytes_sent": per_role(lambda run, role: run.stats[role].total("bytes_sent")),
         "dealer_bytes_to": {party: median([run.stats["dealer"].total("bytes_sent", peer=party) for run in runs])
                             for party in ("server", "client")},
-        "peak_memory_bytes": per_role(lambda run, role: run.peak_bytes[role]),
-        "onnxruntime_seconds": onnxruntime_seconds}
+        "peak_memory_bytes": per_role(lambda run, role: run.peak_bytes[role])}
+
+
+def session_cost(run: session_run.SessionRun, batch: int) -> dict[str, Any]:
+    """`cost`'s figures per query of one session, medians over the queries after the first, and
+    the first query's (which registers the model)."""
+    first = run.queries("client")[0]
+    return {
+        "batch": batch, "runs": len(run.outputs), "session": True,
+        "online_seconds": run.median_later("client", lambda query: query["online_s"]),
+        "query_seconds": run.median_later("client", lambda query: query["query_s"]),
+        "wall_seconds": run.wall_seconds,
+        "online_rounds": run.median_later("client", lambda query: query["traffic"]["server"]["rounds"]),
+        "bytes_sent": {role: run.median_later(role, session_run.total_bytes_sent) for role in ROLES},
+        "dealer_bytes_to": {party: run.median_later("dealer", lambda query, p=party: session_run.bytes_sent(query, p))
+                            for party in ("server", "client")},
+        "peak_memory_bytes": {role: run.role(role)["peak_memory_bytes"] for role in ROLES},
+        "first_query_seconds": first["query_s"],
+        "registration_bytes": run.role("server")["session"]["onesided"]["setup_bytes"]}
 
 
 # ---------------------------------------------------------------- driver
@@ -250,9 +269,22 @@ def evaluate(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     x = np.load(args.inputs, allow_pickle=False).astype(np.float32)
     if len(x) < args.n:
         raise HarnessError(f"{args.inputs} holds {len(x)} inputs; --n {args.n} asks for more")
+    if args.session and args.n % args.batch:
+        raise HarnessError(f"--session runs every query at one batch size: --n {args.n} is not a multiple of "
+                           f"--batch {args.batch}")
     x = x[:args.n]
     manifest, import_seconds = import_model(args.model, work / "model", args)
     want, ort_seconds = reference(args.model, x, args.batch)
+    runner = session_outputs if args.session else process_outputs
+    got, spent = runner(args, manifest, x, work)
+    return {"model": str(args.model), "inputs_file": str(args.inputs), "bitlen": manifest.bitlen,
+            "scale": manifest.scale, "import_seconds": import_seconds,
+            "accuracy": compare(manifest, want, got, args.n), "cost": {**spent, "onnxruntime_seconds": ort_seconds}}
+
+
+def process_outputs(args: argparse.Namespace, manifest: Manifest, x: np.ndarray,
+                    work: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Three processes per batch of rows: every output over all rows, and the cost per run."""
     runs, outputs = [], []
     for start in range(0, args.n, args.batch):
         scratch = work / f"run{start}"
@@ -263,9 +295,25 @@ def evaluate(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if args.progress:
             print(f"  {min(start + args.batch, args.n)}/{args.n} inputs, {run.wall_seconds:.1f} s", file=sys.stderr)
     got = [np.concatenate([chunk[k] for chunk in outputs]) for k in range(len(outputs[0]))]
-    return {"model": str(args.model), "inputs_file": str(args.inputs), "bitlen": manifest.bitlen,
-            "scale": manifest.scale, "import_seconds": import_seconds,
-            "accuracy": compare(manifest, want, got, args.n), "cost": cost(runs, args.batch, ort_seconds)}
+    return got, cost(runs, args.batch)
+
+
+def session_outputs(args: argparse.Namespace, manifest: Manifest, x: np.ndarray,
+                    work: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """One session, one query per batch of rows: every output over all rows, and the cost per query."""
+    scratch = work / "session"
+    scratch.mkdir()
+    files = []
+    for start in range(0, args.n, args.batch):
+        files.append(scratch / f"query{start // args.batch + 1}.npy")
+        np.save(files[-1], x[start:start + args.batch])
+    public = public_inputs(manifest, args.batch, scratch)
+    run = session_run.query_session(work / "model" / manifest.program, work / "model" / manifest.weights, files,
+                                    scratch, bitlen=manifest.bitlen, scale=manifest.scale, timeout=args.timeout,
+                                    public_inputs=Path(public) if public else None)
+    got = [np.concatenate([query[k].reshape(args.batch, -1) for query in run.outputs])
+           for k in range(len(run.outputs[0]))]
+    return got, session_cost(run, args.batch)
 
 
 def render(result: dict[str, Any]) -> str:
@@ -278,13 +326,23 @@ def render(result: dict[str, Any]) -> str:
              f"{accuracy['smallest_float_margin']:.3g})"]
     lines += [f"  disagreement on input {d['input']}: onnxruntime {d['onnxruntime']}, secure {d['secure']} "
               f"(float margin {d['float_margin']:.3g})" for d in accuracy["disagreements"]]
-    lines += [f"  per secure run of batch {spent['batch']} (medians of {spent['runs']}): online "
-              f"{spent['online_seconds']:.3f} s, wall {spent['wall_seconds']:.1f} s, {spent['online_rounds']:.0f} rounds; "
-              f"onnxruntime {spent['onnxruntime_seconds'] * 1000:.2f} ms",
+    lines += [_cost_line(spent),
               "  sent: " + ", ".join(f"{role} {_size(spent['bytes_sent'][role])}" for role in ROLES) +
               "; dealer to " + ", ".join(f"{p} {_size(v)}" for p, v in spent["dealer_bytes_to"].items()),
               "  peak memory: " + ", ".join(f"{role} {_size(spent['peak_memory_bytes'][role])}" for role in ROLES)]
     return "\n".join(lines)
+
+
+def _cost_line(spent: dict[str, Any]) -> str:
+    onnxruntime_ms = f"onnxruntime {spent['onnxruntime_seconds'] * 1000:.2f} ms"
+    if not spent.get("session"):
+        return (f"  per secure run of batch {spent['batch']} (medians of {spent['runs']}): online "
+                f"{spent['online_seconds']:.3f} s, wall {spent['wall_seconds']:.1f} s, "
+                f"{spent['online_rounds']:.0f} rounds; {onnxruntime_ms}")
+    return (f"  one session of {spent['runs']} queries of batch {spent['batch']} in {spent['wall_seconds']:.1f} s; "
+            f"query 1 (registers {_size(spent['registration_bytes'])}) {spent['first_query_seconds']:.3f} s; "
+            f"per later query (medians): online {spent['online_seconds']:.3f} s, whole query "
+            f"{spent['query_seconds']:.3f} s, {spent['online_rounds']:.0f} rounds; {onnxruntime_ms}")
 
 
 def _size(count: float) -> str:
@@ -300,6 +358,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--inputs", type=Path, required=True, help=".npy batch of inputs (first axis: inputs)")
     parser.add_argument("--n", type=int, default=100, help="how many inputs to compare (default 100)")
     parser.add_argument("--batch", type=int, default=1, help="inputs per secure run (default 1)")
+    parser.add_argument("--session", action="store_true",
+                        help="run the batches as the queries of one session (`ezlang query --local`): the model "
+                             "is registered once, as a served model is")
     parser.add_argument("--import-batch", action="store_true",
                         help="pass --batch to `ezlang import` (for models imported at a fixed batch size)")
     parser.add_argument("--bitlen", type=int, choices=(32, 64), help="passed to `ezlang import`")

@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_interpret(commands)
     _add_compile(commands)
     _add_run(commands)
+    _add_serve(commands)
+    _add_query(commands)
     _add_verify_rules(commands)
     _add_choose_format(commands)
     _add_import(commands)
@@ -144,6 +146,11 @@ def _add_compile(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
                            "(`file:line:col: truncate by 12 after `a * b` (scale 24 → 12)`), how many "
                            "truncations there are, and the scale of every fixed-point input and output "
                            "(docs/fixed-point.md)")
+    emit.add_argument("--explain-protocols", dest="emit", action="store_const", const="protocols",
+                      help="instead of compiling, list the protocol the secure backend chooses for every "
+                           "sum of products: one-sided where the SERVER alone knows one factor (the "
+                           "model is masked once per session), else the general matrix product, with "
+                           "the reason; and the inputs that are never shared (docs/protocols.md §5.10)")
     _add_output(compile_, "the requested IR, assembly or explanation (without --emit: the object code)")
     compile_.set_defaults(handler=_compile, prog=compile_.prog, emit=None)
 
@@ -181,6 +188,70 @@ def _add_run(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
                      help="seconds to wait for a peer to connect or to answer (default 10)")
     run.add_argument("--stats-json", metavar="F", help=argparse.SUPPRESS)  # used by --local
     run.set_defaults(handler=_run, prog=run.prog)
+
+
+def _add_serve(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    serve = commands.add_parser(
+        "serve", help="keep a program loaded as the server or the dealer and serve sessions of queries",
+        description="Compile FILE once, load this role's inputs once, then serve sessions one after another: "
+                    "each session accepts a client (`ezlang query`), opens one runtime session and runs one "
+                    "query per request of the client until it ends the session, so that what is set up per "
+                    "session (the masked model of one-sided products) is paid once. Connection flags and "
+                    "topology as for `ezlang run --role`; docs/running.md, \"Sessions: serve and query\".",
+        epilog="Exit codes: 0 every session ended well, 1 the program has errors or a session failed, 2 usage error.")
+    serve.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
+    serve.add_argument("--role", choices=("server", "dealer", "client"), required=True,
+                       help="server or dealer (a client runs `ezlang query`)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="where this role accepts its peers")
+    serve.add_argument("--connect", metavar="HOST:PORT", help="the server's address (dealer)")
+    serve.add_argument("--server-inputs", metavar="F", help="the server's inputs, e.g. a model's weights (read once)")
+    serve.add_argument("--public-inputs", metavar="F", help="values of the `input(ALL, ...)` statements")
+    _add_bitlen(serve)
+    _add_scale(serve)
+    _add_no_optimize(serve)
+    serve.add_argument("--sessions", type=_positive, metavar="N",
+                       help="serve N sessions one after another, then exit (default: until killed)")
+    serve.add_argument("--idle-timeout", type=float, default=600.0, metavar="S",
+                       help="seconds a client may stay idle between queries before its session is dropped "
+                            "(default 600)")
+    serve.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                       help="seconds to wait for a peer to answer during a query (default 10)")
+    serve.add_argument("--stats", action="store_true",
+                       help="after each session, print this role's time and bytes per query and the one-sided "
+                            "products' set-up to stderr")
+    serve.add_argument("--stats-json", metavar="F",
+                       help="after each session, write this role's start-up, peak memory and the figures of its "
+                            "latest 100 sessions as JSON to F (replaced each time)")
+    serve.set_defaults(handler=_serve, prog=serve.prog)
+
+
+def _add_query(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    query = commands.add_parser(
+        "query", help="run queries as the client over one session with a served program",
+        description="Compile FILE, connect to a server and a dealer that run `ezlang serve`, and run one query "
+                    "per --client-inputs file, in order, over one session; print each query's outputs as "
+                    "`ezlang run --role client` prints them, after a `query N: FILE` line. With --local, start "
+                    "the server and the dealer here (`ezlang serve --sessions 1`) on loopback.",
+        epilog="Exit codes: 0 every query ran, 1 the program has errors or a query failed, 2 usage error.")
+    query.add_argument("file", metavar="FILE", help="the EzPC program (*.ezpc)")
+    query.add_argument("--connect", metavar="HOST:PORT", help="the server's address")
+    query.add_argument("--dealer", metavar="HOST:PORT", help="the dealer's address")
+    query.add_argument("--client-inputs", metavar="F", nargs="+", required=True,
+                       help="one file of CLIENT inputs per query (formats as for `interpret`)")
+    query.add_argument("--public-inputs", metavar="F", help="values of the `input(ALL, ...)` statements")
+    query.add_argument("--local", action="store_true",
+                       help="start the server and the dealer as processes on loopback (needs --server-inputs)")
+    query.add_argument("--server-inputs", metavar="F", help="with --local: the server's inputs")
+    _add_bitlen(query)
+    _add_scale(query)
+    _add_no_optimize(query)
+    query.add_argument("--stats", action="store_true",
+                       help="print time, rounds and bytes per query, the median of the queries after the "
+                            "first, and the one-time set-up to stderr")
+    query.add_argument("--json", metavar="OUT", help="write the same figures and the outputs as JSON to OUT")
+    query.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                       help="seconds to wait for a peer to connect or to answer (default 10)")
+    query.set_defaults(handler=_query, prog=query.prog)
 
 
 def _add_choose_format(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -447,6 +518,10 @@ def _compile(args: argparse.Namespace) -> int:
         if args.emit == "scales":
             _deliver(args.output, explain_scales(prepared) + "\n")
             return EXIT_OK
+        if args.emit == "protocols":
+            from ezlang.passes.protocols import explain_secure
+            _deliver(args.output, explain_secure(prepared.program) + "\n")
+            return EXIT_OK
         emitters = {"llvm": codegen.emit_llvm, "opt-llvm": codegen.emit_optimised_llvm,
                     "asm": codegen.emit_assembly}
         if args.emit is not None:
@@ -481,6 +556,46 @@ def _run(args: argparse.Namespace) -> int:
         _write_atomic(args.stats_json, report.stats_json)
     if report.outputs is not None:
         _deliver(args.outputs, _with_labels(args.file, report.outputs))
+    return report.exit_code
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ezlang.run.command import RunUsageError
+    from ezlang.run.query import serve_command
+
+    for path in (args.server_inputs, args.public_inputs):
+        if path is not None:
+            _readable(path)
+    _check_output_dir(args.stats_json, "--stats-json")
+    source = _read_sources([args.file])[0]
+    _resolve_format(source, args)
+    figures = (lambda text: _write_atomic(args.stats_json, text + "\n")) if args.stats_json else None
+    try:
+        return serve_command(source, args, lambda text: _print(sys.stdout, text.rstrip("\n"), flush=True),
+                             lambda text: _print(sys.stderr, text.rstrip("\n"), flush=True), figures)
+    except RunUsageError as error:
+        raise UsageError(str(error)) from None
+
+
+def _query(args: argparse.Namespace) -> int:
+    from ezlang.run.command import RunUsageError
+    from ezlang.run.query import query_command
+
+    for path in (*args.client_inputs, args.server_inputs, args.public_inputs):
+        if path is not None:
+            _readable(path)
+    _check_output_dir(args.json, "--json")
+    source = _read_sources([args.file])[0]
+    _resolve_format(source, args)
+    try:
+        report = query_command(source, args)
+    except RunUsageError as error:
+        raise UsageError(str(error)) from None
+    _print(sys.stderr, report.stderr)
+    if args.json and report.stats_json is not None:
+        _write_atomic(args.json, report.stats_json)
+    if report.outputs:
+        sys.stdout.write(_with_labels(args.file, report.outputs))
     return report.exit_code
 
 
@@ -594,15 +709,15 @@ def _readable(path: str) -> str:
     return path
 
 
-def _check_output_dir(output: Optional[str]) -> None:
+def _check_output_dir(output: Optional[str], flag: str = "--output") -> None:
     """Fails before any work is done when the report could not be written."""
     if output is None:
         return
     if os.path.isdir(output):
-        raise UsageError(f"--output {output}: is a directory")
+        raise UsageError(f"{flag} {output}: is a directory")
     parent = os.path.dirname(output) or "."
     if not os.path.isdir(parent):
-        raise UsageError(f"--output {output}: directory {parent} does not exist")
+        raise UsageError(f"{flag} {output}: directory {parent} does not exist")
 
 
 def _deliver(output: Optional[str], text: str) -> None:
@@ -630,7 +745,7 @@ def _write_atomic(path: str, text: str) -> None:
             os.unlink(temp)
 
 
-def _print(stream: TextIO, *parts: str) -> None:
+def _print(stream: TextIO, *parts: str, flush: bool = False) -> None:
     text = "\n\n".join(p for p in parts if p)
     if text:
-        print(text, file=stream)
+        print(text, file=stream, flush=flush)

@@ -9,6 +9,9 @@
 | `local.py` | `--local`: three processes on loopback |
 | `stats.py` | the `--stats` table |
 | `command.py` | what `ezlang run` does with its flags (ezlang/cli.py wires and prints) |
+| `serve.py` | sessions: SERVER and DEALER serving loops, CLIENT's session, the control bytes |
+| `session_stats.py` | per-query and per-session figures of a served session, as a table and JSON |
+| `query.py` | what `ezlang serve` and `ezlang query` do with their flags; `query --local` |
 
-docs/running.md describes the command and the topology.
+docs/running.md describes the commands, the topology and the session protocol.
 """

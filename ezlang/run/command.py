@@ -24,12 +24,12 @@ from ezlang.codegen.secure import check_supported
 from ezlang.diagnostics import CompileError, Diagnostic
 from ezlang.inputs import InputError, load_inputs
 from ezlang.interp.result import OutputValue
-from ezlang.passes.fixed_pipeline import prepare
+from ezlang.passes.fixed_pipeline import Prepared, prepare
 from ezlang.passes.pipeline import check_source
 from ezlang.report import FileReport, output_text, render_diagnostics
 from ezlang.run.connect import ROLE_NUMBERS, Endpoints, parse_address
 from ezlang.run.local import run_local
-from ezlang.run.program import compile_secure
+from ezlang.run.program import SecureProgram, compile_secure
 from ezlang.run.role import RoleConfig, RoleFailure, RoleStats, execute
 from ezlang.run.stats import render_stats
 from ezlang.source import SourceFile
@@ -74,38 +74,68 @@ def _check_flags(args: Namespace) -> None:
 # ---------------------------------------------------------------- one role
 
 
-def _role(source: SourceFile, args: Namespace) -> Report:
+@dataclass(frozen=True)
+class Compiled:
+    """A program checked, prepared and compiled for the secure runtime by this process."""
+
+    prepared: Prepared
+    program: SecureProgram
+    diagnostics: tuple[Diagnostic, ...]  # warnings found on the way
+    seconds: float
+
+
+class ProgramRejected(Exception):
+    """The program has errors; `report` shows them."""
+
+    def __init__(self, report: Report):
+        super().__init__(report.stderr)
+        self.report = report
+
+
+def compile_program(source: SourceFile, args: Namespace) -> Compiled:
+    """Checks, prepares and compiles with the flags --bitlen, --scale and --no-optimize."""
     started = time.perf_counter()
     checked = check_source(source, bitlen=args.bitlen, scale=args.scale)
     diagnostics = tuple(checked.diagnostics)
     if checked.program is None:
-        return Report(EXIT_ERRORS, _render(source, diagnostics))
+        raise ProgramRejected(Report(EXIT_ERRORS, render(source, diagnostics)))
     prepared = prepare(checked.program, bitlen=args.bitlen, optimize=args.optimize)
     diagnostics += prepared.diagnostics
     try:
         program = compile_secure(prepared.program, args.bitlen, ObjectCache())
     except CompileError as error:
-        return Report(EXIT_ERRORS, _render(source, diagnostics + tuple(error.diagnostics)))
+        raise ProgramRejected(Report(EXIT_ERRORS, render(source, diagnostics + tuple(error.diagnostics)))) from None
+    return Compiled(prepared, program, diagnostics, time.perf_counter() - started)
+
+
+def _role(source: SourceFile, args: Namespace) -> Report:
     try:
-        config = RoleConfig(ROLE_NUMBERS[args.role], _endpoints(args), prepared.inputs(_inputs(args)),
+        compiled = compile_program(source, args)
+    except ProgramRejected as rejected:
+        return rejected.report
+    diagnostics = compiled.diagnostics
+    try:
+        config = RoleConfig(ROLE_NUMBERS[args.role], endpoints(args), compiled.prepared.inputs(_inputs(args)),
                             int(args.timeout * 1000))
     except InputError as error:
-        return Report(EXIT_ERRORS, _render(source, diagnostics + (error.diagnostic,)))
+        return Report(EXIT_ERRORS, render(source, diagnostics + (error.diagnostic,)))
     try:
-        outcome = execute(program, config, time.perf_counter() - started)
+        outcome = execute(compiled.program, config, compiled.seconds)
     except RoleFailure as failure:
         shown = diagnostics + ((failure.diagnostic,) if failure.diagnostic else ())
-        return Report(EXIT_ERRORS, _join(_render(source, shown), f"ezlang run: {failure}"))
+        return Report(EXIT_ERRORS, join_sections(render(source, shown), f"ezlang run: {failure}"))
     stats = render_stats([outcome.stats]) if args.stats else ""
     party = _PARTIES.get(args.role)
-    outputs = "" if party is None else party_text(party, prepared.outputs(outcome.outputs))
-    return Report(EXIT_OK, _join(_render(source, diagnostics + outcome.warnings), stats), outputs,
+    outputs = "" if party is None else party_text(party, compiled.prepared.outputs(outcome.outputs))
+    return Report(EXIT_OK, join_sections(render(source, diagnostics + outcome.warnings), stats), outputs,
                   json.dumps(outcome.stats.to_json()))
 
 
-def _endpoints(args: Namespace) -> Endpoints:
+def endpoints(args: Namespace) -> Endpoints:
+    """--listen, --connect and --dealer, those a command lacks being absent."""
+    given = (getattr(args, flag, None) for flag in ("listen", "connect", "dealer"))
     try:
-        return Endpoints(*(parse_address(text) if text else None for text in (args.listen, args.connect, args.dealer)))
+        return Endpoints(*(parse_address(text) if text else None for text in given))
     except ValueError as error:
         raise RunUsageError(str(error)) from None
 
@@ -130,29 +160,30 @@ def _local(source: SourceFile, args: Namespace) -> Report:
     checked = check_source(source, bitlen=args.bitlen, scale=args.scale)
     diagnostics = tuple(checked.diagnostics)
     if checked.program is None:
-        return Report(EXIT_ERRORS, _render(source, diagnostics))
+        return Report(EXIT_ERRORS, render(source, diagnostics))
     try:
         check_supported(prepare(checked.program, bitlen=args.bitlen, optimize=args.optimize).program)
     except CompileError as error:
-        return Report(EXIT_ERRORS, _render(source, diagnostics + tuple(error.diagnostics)))
+        return Report(EXIT_ERRORS, render(source, diagnostics + tuple(error.diagnostics)))
     run = run_local(args.file, {"server": args.server_inputs, "client": args.client_inputs}, args.public_inputs,
                     args.bitlen, args.timeout, scale=args.scale, optimize=args.optimize)
     if not run.ok:
         first = run.role(run.first_failure or "server")
         others = [f"[{r.role}] {r.stderr.strip()}" for r in run.roles if r is not first and r.stderr.strip()]
-        return Report(EXIT_ERRORS, _join(f"ezlang run --local: the {first.role} failed (exit {first.exit_code})",
-                                         first.stderr.strip(), *others))
+        failed = f"ezlang run --local: the {first.role} failed (exit {first.exit_code})"
+        return Report(EXIT_ERRORS, join_sections(failed, first.stderr.strip(), *others))
     notes = [r.stderr.strip() for r in run.roles if r.stderr.strip()]
     stats = render_stats([r.stats for r in run.roles if r.stats is not None]) if args.stats else ""
-    return Report(EXIT_OK, _join(*notes, stats), run.role("server").outputs + run.role("client").outputs)
+    return Report(EXIT_OK, join_sections(*notes, stats), run.role("server").outputs + run.role("client").outputs)
 
 
-def _render(source: SourceFile, diagnostics: tuple[Diagnostic, ...]) -> str:
+def render(source: SourceFile, diagnostics: tuple[Diagnostic, ...]) -> str:
     return render_diagnostics([FileReport(source.name, diagnostics)])
 
 
-def _join(*parts: str) -> str:
+def join_sections(*parts: str) -> str:
     return "\n\n".join(part.rstrip("\n") for part in parts if part)
 
 
-__all__ = ["Report", "RoleStats", "RunUsageError", "party_text", "run_command"]
+__all__ = ["Compiled", "ProgramRejected", "Report", "RoleStats", "RunUsageError", "compile_program", "endpoints",
+           "join_sections", "party_text", "render", "run_command"]

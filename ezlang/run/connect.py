@@ -16,7 +16,8 @@ Assumes: the runtime library (ezlang.runtime_lib) with the channel functions of 
 Guarantees: `open_links` returns one handshaken channel per peer (each side has checked the
 protocol version, the roles, the bit width and the program hash), or raises SetupError with the
 runtime's message, which names both sides' values on a mismatch; channels opened before a
-failure are closed.
+failure are closed. A serving role (`ezlang serve`) waits `wait_ms` for its peers to arrive
+instead of `timeout_ms`, since a server waits for clients as long as it runs.
 """
 
 from __future__ import annotations
@@ -103,10 +104,12 @@ def hello(role: int, bitlen: int, program_hash: bytes, version: int) -> rl.Hello
     return mine
 
 
-def open_links(mine: rl.Hello, endpoints: Endpoints, timeout_ms: int) -> Links:
+def open_links(mine: rl.Hello, endpoints: Endpoints, timeout_ms: int, wait_ms: Optional[int] = None) -> Links:
+    """`wait_ms` (default `timeout_ms`): how long the server and the dealer wait for a peer to
+    arrive; the client always connects within `timeout_ms`."""
     links = Links()
     try:
-        _SETUP[mine.role](links, mine, endpoints, timeout_ms)
+        _SETUP[mine.role](links, mine, endpoints, timeout_ms, wait_ms or timeout_ms)
     except BaseException:
         links.close()
         raise
@@ -115,11 +118,11 @@ def open_links(mine: rl.Hello, endpoints: Endpoints, timeout_ms: int) -> Links:
     return links
 
 
-def _server(links: Links, mine: rl.Hello, endpoints: Endpoints, timeout_ms: int) -> None:
+def _server(links: Links, mine: rl.Hello, endpoints: Endpoints, timeout_ms: int, wait_ms: int) -> None:
     listener = _listen(_required(endpoints.listen, "--listen"))
     try:
         for _ in range(2):
-            channel = _accept(listener, rl.ROLE_ANY, timeout_ms, "a client or dealer")
+            channel = _accept(listener, rl.ROLE_ANY, wait_ms, "a client or dealer")
             peer = _handshake(channel, mine)
             if peer in links.channels:
                 rl.load().ezrt_close(channel)
@@ -129,20 +132,20 @@ def _server(links: Links, mine: rl.Hello, endpoints: Endpoints, timeout_ms: int)
         rl.load().ezrt_listener_close(listener)
 
 
-def _dealer(links: Links, mine: rl.Hello, endpoints: Endpoints, timeout_ms: int) -> None:
+def _dealer(links: Links, mine: rl.Hello, endpoints: Endpoints, timeout_ms: int, wait_ms: int) -> None:
     listener = _listen(_required(endpoints.listen, "--listen"))
     try:
-        server = _connect(_required(endpoints.server, "--connect"), rl.ROLE_SERVER, timeout_ms)
+        server = _connect(_required(endpoints.server, "--connect"), rl.ROLE_SERVER, wait_ms)
         _handshake(server, mine)
         links.channels[rl.ROLE_SERVER] = server
-        client = _accept(listener, rl.ROLE_CLIENT, timeout_ms, "the client")
+        client = _accept(listener, rl.ROLE_CLIENT, wait_ms, "the client")
         _handshake(client, mine)
         links.channels[rl.ROLE_CLIENT] = client
     finally:
         rl.load().ezrt_listener_close(listener)
 
 
-def _client(links: Links, mine: rl.Hello, endpoints: Endpoints, timeout_ms: int) -> None:
+def _client(links: Links, mine: rl.Hello, endpoints: Endpoints, timeout_ms: int, _wait_ms: int) -> None:
     for peer, address, flag in ((rl.ROLE_SERVER, endpoints.server, "--connect"),
                                 (rl.ROLE_DEALER, endpoints.dealer, "--dealer")):
         channel = _connect(_required(address, flag), peer, timeout_ms)

@@ -7,8 +7,14 @@ host is handed the opened ring elements and keeps them only if its role receives
 Public sites are exactly those of the cleartext driver: every role, the dealer included, reads
 `input(ALL, ...)` from its public inputs.
 
+A served session (ezlang.run.serve) runs the entry once per query with the same SERVER and
+public inputs; a ReadMemo keeps the ring elements each input site wrote in the first run and
+writes them again in later runs, since checking and encoding a model's 22M weights takes
+seconds.
+
 Assumes: a SecureProgram and an open session of `role` (its pointer goes in the context's
-`runtime` field).
+`runtime` field); a ReadMemo only for a role whose inputs are the same in every run (SERVER,
+DEALER), whose reads are then the same too, since control flow is public.
 Guarantees: outputs as the interpreter's OutputValues (ring elements decoded to the site's type:
 two's complement for signed types, 0/1 for bool), in program order; a failure raises InterpError
 (a failed check, or an input error of this role), or SessionError with the runtime's message.
@@ -47,19 +53,37 @@ class RoleRun:
 
 
 @dataclass
+class ReadMemo:
+    """What each input site wrote, by (site, execution number in the run), and the unused-input
+    warnings of that run; empty until a run completed, complete after."""
+
+    buffers: dict[tuple[InputSite, int], np.ndarray] = field(default_factory=dict)
+    warnings: Optional[tuple[Diagnostic, ...]] = None  # set with `buffers`, by the first complete run
+
+
+@dataclass
 class _Host(IoHost):
     role: Optional[Role] = None  # None for the dealer
     bitlen: int = 32
     outputs: list[OutputValue] = field(default_factory=list)
+    replay: Mapping[tuple[InputSite, int], np.ndarray] = field(default_factory=dict)
+    written: Optional[dict[tuple[InputSite, int], np.ndarray]] = None  # kept for a ReadMemo to fill
+    executions: dict[InputSite, int] = field(default_factory=dict)
 
     def _read(self, site: InputSite, dims: Any, count: int, buffer: int) -> None:
         secret = site.type.label.is_secret
         if secret and site.role is not self.role:
             return  # another party's input: the runtime receives its masked wires
-        request, value = self.read_value(site, dims)
-        flat = _ring(value, site.type, self.bitlen) if secret else \
-            np.asarray(value, dtype=abi.DTYPES[site.type.base]).reshape(-1)
-        assert flat.size == count, f"{request.describe()}: {flat.size} values for {count} elements"
+        key = (site, self.executions.get(site, 0))
+        self.executions[site] = key[1] + 1
+        flat = self.replay.get(key)
+        if flat is None:
+            request, value = self.read_value(site, dims)
+            flat = _ring(value, site.type, self.bitlen) if secret else \
+                np.asarray(value, dtype=abi.DTYPES[site.type.base]).reshape(-1)
+            assert flat.size == count, f"{request.describe()}: {flat.size} values for {count} elements"
+        if self.written is not None:
+            self.written[key] = flat
         ctypes.memmove(buffer, flat.ctypes.data, flat.nbytes)
 
     def _write(self, site: OutputSite, dims: Any, count: int, buffer: int) -> None:
@@ -91,11 +115,13 @@ def _decode(flat: np.ndarray, ty: Type) -> np.ndarray:
 
 
 def run_role(program: SecureProgram, role: Optional[Role], session: int,
-             inputs: Mapping[Role, InputSource], session_error: Any) -> RoleRun:
+             inputs: Mapping[Role, InputSource], session_error: Any, memo: Optional[ReadMemo] = None) -> RoleRun:
     """Runs `main` in one role; `session` is the ezrt_session pointer and `session_error()` its
-    error message."""
+    error message; with `memo`, inputs come from it where an earlier run filled it."""
+    filling = memo is not None and memo.warnings is None
     host = _Host(program.tables, {r: source.reader() for r, source in inputs.items()}, role=role,
-                 bitlen=program.bitlen)
+                 bitlen=program.bitlen, replay=memo.buffers if memo is not None else {},
+                 written={} if filling else None)
     read, write = abi.IO_CALLBACK(host.read_input), abi.IO_CALLBACK(host.write_output)
     context = abi.Context(read_input=read, write_output=write, stack_budget=stack_budget(),
                           error_site=abi.HOST_SITE, runtime=session)
@@ -106,4 +132,9 @@ def run_role(program: SecureProgram, role: Optional[Role], session: int,
         if host.failure is not None:
             raise host.failure
         raise SessionError(session_error() or "the runtime failed without a message")
-    return RoleRun(tuple(host.outputs), unused_inputs(host.readers))
+    if memo is None or memo.warnings is None:
+        warnings = unused_inputs(host.readers)
+        if memo is not None:
+            memo.buffers, memo.warnings = host.written or {}, warnings
+        return RoleRun(tuple(host.outputs), warnings)
+    return RoleRun(tuple(host.outputs), memo.warnings)

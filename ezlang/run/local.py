@@ -28,8 +28,8 @@ from ezlang.passes.pipeline import DEFAULT_SCALE
 from ezlang.run.role import RoleStats
 
 ROLES = ("server", "dealer", "client")
-_POLL_SECONDS = 0.02
-_GRACE_SECONDS = 2.0
+POLL_SECONDS = 0.02
+GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,12 @@ def _wait(processes: dict[str, subprocess.Popen]) -> Optional[str]:
         if first is None:
             first = next((role for role, p in processes.items() if p.returncode not in (None, 0)), None)
             if first is not None:
-                deadline = time.monotonic() + _GRACE_SECONDS
+                deadline = time.monotonic() + GRACE_SECONDS
         if deadline is not None and time.monotonic() > deadline:
             for process in processes.values():
                 if process.poll() is None:
                     process.kill()
-        time.sleep(_POLL_SECONDS)
+        time.sleep(POLL_SECONDS)
     if first is None:
         first = next((role for role, p in processes.items() if p.returncode != 0), None)
     return first

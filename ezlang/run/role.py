@@ -23,7 +23,7 @@ from ezlang.diagnostics import Diagnostic
 from ezlang.inputs import InputSource
 from ezlang.interp.result import InterpError, OutputValue
 from ezlang.run.connect import ROLE_NAMES, Endpoints, Links, SetupError, hello, open_links
-from ezlang.run.host import RoleRun, SessionError, run_role
+from ezlang.run.host import ReadMemo, RoleRun, SessionError, run_role
 from ezlang.run.program import PROTOCOL_VERSION, SecureProgram
 from ezlang.types import Role
 
@@ -106,22 +106,30 @@ def execute(program: SecureProgram, config: RoleConfig, compile_seconds: float =
         mine = hello(config.role, program.bitlen, program.hash, PROTOCOL_VERSION)
         links = open_links(mine, config.endpoints, config.timeout_ms)
         clock.end("connection", links, "setup")
-        _open_session(session, config.role, program.bitlen, links)
+        open_session(session, config.role, program.bitlen, links)
         clock.end("setup", links, "online")
-        run = _online(program, config, session, links)
+        run = run_online(program, config, session, links)
         clock.end("online", links, "done")
         return RoleOutcome(run.outputs, run.warnings, clock.stats())
-    except InterpError as error:
-        raise RoleFailure(name, clock.phase, error.diagnostic.message, error.diagnostic) from None
-    except (SetupError, SessionError) as error:
-        raise RoleFailure(name, clock.phase, str(error)) from None
+    except FAILURES as error:
+        raise role_failure(name, clock.phase, error) from None
     finally:
         rl.load().ezrt_session_free(session)
         if links is not None:
             links.close()
 
 
-def _open_session(session: ctypes.c_void_p, role: int, bitlen: int, links: Links) -> None:
+FAILURES = (InterpError, SetupError, SessionError)
+
+
+def role_failure(role: str, phase: str, error: Exception) -> RoleFailure:
+    """One of FAILURES as the RoleFailure of `role` in `phase` (a program error keeps its diagnostic)."""
+    if isinstance(error, InterpError):
+        return RoleFailure(role, phase, error.diagnostic.message, error.diagnostic)
+    return RoleFailure(role, phase, str(error))
+
+
+def open_session(session: ctypes.c_void_p, role: int, bitlen: int, links: Links) -> None:
     lib = rl.load()
     if role == rl.ROLE_DEALER:
         status = lib.ezrt_session_open_dealer(ctypes.byref(session), bitlen, links.channel(rl.ROLE_SERVER),
@@ -134,14 +142,17 @@ def _open_session(session: ctypes.c_void_p, role: int, bitlen: int, links: Links
         raise SessionError("; ".join(links.errors()) or rl.strerror(status))
 
 
-def _online(program: SecureProgram, config: RoleConfig, session: ctypes.c_void_p, links: Links) -> RoleRun:
+def run_online(program: SecureProgram, config: RoleConfig, session: ctypes.c_void_p, links: Links,
+               memo: Optional[ReadMemo] = None) -> RoleRun:
+    """One run of the program's entry on the open session, then a flush of its sends; `memo`
+    replays the input buffers of an earlier run (host.ReadMemo)."""
     lib = rl.load()
 
     def session_error() -> str:
         message: bytes = lib.ezrt_session_error(session)
         return message.decode()
 
-    run = run_role(program, _PARTY.get(config.role), session.value or 0, config.inputs, session_error)
+    run = run_role(program, _PARTY.get(config.role), session.value or 0, config.inputs, session_error, memo)
     if lib.ezrt_session_flush(session) != rl.EZRT_OK or session_error():
         raise SessionError(session_error() or "; ".join(links.errors()))
     return run

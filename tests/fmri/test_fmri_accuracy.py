@@ -66,3 +66,11 @@ def test_a_model_that_does_not_import_is_reported_with_the_importer_message(
     err = capsys.readouterr().err
     assert err.startswith(f"accuracy: ezlang import {model} failed (exit ")
     assert "model.onnx" in err.split("\n", 1)[1]
+
+
+def test_a_session_needs_every_query_at_one_batch_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = tmp_path / "batch.npy"
+    np.save(inputs, np.zeros((5, 4), dtype=np.float32))
+    assert main([str(tmp_path / "model.onnx"), "--inputs", str(inputs), "--n", "5", "--batch", "2", "--session"]) == 1
+    assert capsys.readouterr().err == ("accuracy: --session runs every query at one batch size: --n 5 is not a "
+                                       "multiple of --batch 2\n")

@@ -1,5 +1,6 @@
 """The example's flow at a small size: an MLP exported by make_model.py, imported with the class
-names, run on a NIfTI scan; and bench/accuracy.py against onnxruntime on a secure run."""
+names, run on a NIfTI scan; and bench/accuracy.py against onnxruntime on a secure run, in
+three processes per batch and as the queries of one session (--session)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,22 @@ def test_the_harness_compares_a_secure_batch_with_onnxruntime(model: Path, tmp_p
     assert all(d["float_margin"] <= 2 * error for d in result["accuracy"]["disagreements"])
     assert result["cost"]["runs"] == 1 and result["cost"]["online_rounds"] > 0
     assert all(result["cost"]["peak_memory_bytes"][role] > 0 for role in ("server", "dealer", "client"))
+
+
+def test_the_harness_runs_its_batches_as_the_queries_of_one_session(model: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "batch.npy"
+    np.save(inputs, np.random.default_rng(6).uniform(-1, 1, (4, *SHAPE)).astype(np.float32))
+    report = tmp_path / "report.json"
+    assert accuracy.main([str(model), "--inputs", str(inputs), "--n", "4", "--batch", "2", "--session",
+                          "--bitlen", "64", "--scale", "12", "--input-range", "-1", "1", "--json", str(report)]) == 0
+    result = json.loads(report.read_text())
+    error = result["accuracy"]["max_logit_error"]
+    assert 0 < error < 0.01 and result["accuracy"]["inputs"] == 4
+    assert result["accuracy"]["argmax_agreement"] + len(result["accuracy"]["disagreements"]) == 4
+    assert all(d["float_margin"] <= 2 * error for d in result["accuracy"]["disagreements"])
+    spent = result["cost"]
+    assert (spent["session"], spent["runs"], spent["batch"]) == (True, 2, 2)
+    weights = int(np.prod(SHAPE)) * 8 + 8 * 8 + 8 * len(NAMES)  # the three Gemm matrices, registered once
+    assert spent["registration_bytes"] == weights * 8 + 3 * 8  # 8 bytes per ring element, one message each
+    assert spent["first_query_seconds"] > spent["query_seconds"] >= spent["online_seconds"] > 0
+    assert all(spent["peak_memory_bytes"][role] > 0 for role in ("server", "dealer", "client"))
