@@ -263,8 +263,9 @@ _MAPPED_BYTES = 128 << 20
 
 def keep_freed_memory() -> None:
     """Memory settings for a long-lived process that answers many queries: it allocates the same
-    large buffers in every query (a batch of 100 rs-fMRI scans is 87 MB per operand). By default glibc maps each from the kernel and unmaps it on free, so every
-    query faults in and zeroes fresh pages again: a third of a batch query's time. Blocks below
+    large buffers in every query (a batch of 100 rs-fMRI scans is 87 MB per operand). By default
+    glibc maps each from the kernel and unmaps it on free, so every query faults in and zeroes
+    fresh pages again: a third of a batch query's time. Blocks below
     128 MB now come from the heap and stay there when freed (up to 2 GiB); larger ones are still
     mapped, since an untouched mapping is free and a reused heap block is zeroed by calloc."""
     libc = ctypes.CDLL(None)
