@@ -273,9 +273,9 @@ def _is_sums_mask(cond: ast.Expr) -> bool:
 
 
 def _constants(program: ast.Program) -> frozenset[str]:
-    """Variables that hold one value for the whole run: declared once, with an initialiser
-    made of literals and such variables, and never assigned (the batch passes hoist loop
-    bounds into them)."""
+    """Variables that hold one value for the whole run: global constants and variables declared
+    once, with an initialiser made of literals and such variables, and never assigned (the batch
+    passes hoist loop bounds into them)."""
     decls: Counter[str] = Counter()
     inits: dict[str, ast.Expr] = {}
     assigned: set[str] = set()
@@ -289,6 +289,10 @@ def _constants(program: ast.Program) -> frozenset[str]:
                 assigned.add(_base(node.target))
             elif isinstance(node, (ast.Input, ast.For)):
                 assigned.add(node.name if isinstance(node, ast.Input) else node.var)
+    for global_ in program.globals:
+        if isinstance(global_, ast.GlobalConst):  # never assignable
+            decls[global_.name] += 1
+            inits[global_.name] = global_.value
     candidates = {name for name, count in decls.items() if count == 1 and name in inits and name not in assigned}
     constant: set[str] = set()
     changed = True

@@ -61,6 +61,12 @@ def test_weights_times_the_clients_input_is_one_sided_and_neither_is_shared() ->
     assert plan.general == {}
 
 
+def test_loop_bounds_from_global_constants_are_constant() -> None:
+    text = "int32 N = 4;\n" + LAYER.replace("fixed_al[4]", "fixed_al[N]").replace("[0 : 4]", "[0 : N]")
+    (choice,) = plan_of(text % {"extra": ""}).products.values()
+    assert (choice.known, choice.other) == ("w", Other.CLIENT_CLEAR)
+
+
 def test_an_input_read_elsewhere_is_shared_and_its_product_general() -> None:
     plan = plan_of(LAYER % {"extra": "output(SERVER, w[0]);"})
     assert plan.products == {} and plan.inputs == {}
