@@ -264,13 +264,18 @@ class _Checker:
         bad = ~np.isfinite(values)
         if bounds is not None:
             bad |= (values < bounds[0]) | (values > bounds[1])
+        # In place where possible: a model's weights are tens of millions of values, and every
+        # temporary array of that size costs its page faults.
         with np.errstate(over="ignore", invalid="ignore"):
-            scaled = values * float(1 << ty.scale)  # exact: a power of two
-            magnitude = np.floor(np.abs(scaled))
-            magnitude += (np.abs(scaled) - magnitude) >= 0.5  # half away from zero, exactly
-            encoded = np.copysign(magnitude, scaled)
+            scaled = np.multiply(values, float(1 << ty.scale), out=values)  # exact: a power of two
+            fraction = np.abs(scaled)
+            magnitude = np.floor(fraction)
+            np.subtract(fraction, magnitude, out=fraction)
+            magnitude += fraction >= 0.5  # half away from zero, exactly
+            encoded = np.copysign(magnitude, scaled, out=magnitude)
             limit = float(1 << (ty.base.width - 1))
-            bad |= (encoded < -limit) | (encoded >= limit)
+            bad |= encoded < -limit
+            bad |= encoded >= limit
         if bad.any():
             return self._first_bad(raw, bad, where)
         return self._canonical(encoded.astype(np.int64))
