@@ -44,6 +44,7 @@ from ezlang.passes.batch_sums import batch_sums
 from ezlang.passes.batch_matrices import COLUMN_VAR, ROW_VAR, SUMS_PREFIX, SumItem, SumLoop, sum_loop
 from ezlang.passes.fused_ops import relu_rescale
 from ezlang.passes.ownership import Ownership
+from ezlang.passes.rewrite_tree import functions, root_name
 from ezlang.source import Span
 from ezlang.syntax import ast
 from ezlang.types import Role
@@ -133,7 +134,7 @@ def choose_protocols(program: ast.Program) -> tuple[ast.Program, ProtocolPlan]:
     annotated = Ownership().run(program)
     assert isinstance(annotated, ast.Program)
     inputs = _top_level_inputs(annotated)
-    references = Counter(name for fn in _functions(annotated) for name in _references(fn.body))
+    references = Counter(name for fn in functions(annotated) for name in _references(fn.body))
     constants = _constants(annotated)
     sums = list(_sum_items(annotated))
     temps = Counter(temp for temp, _, _ in sums)
@@ -168,13 +169,9 @@ def choose_protocols(program: ast.Program) -> tuple[ast.Program, ProtocolPlan]:
     return annotated, ProtocolPlan(products, general, private, shared)
 
 
-def _functions(program: ast.Program) -> Iterator[ast.FunDef]:
-    return (g for g in program.globals if isinstance(g, ast.FunDef))
-
-
 def _top_level_inputs(program: ast.Program) -> dict[str, ast.Input]:
     """Secret array inputs of SERVER or CLIENT written directly in main's body."""
-    main = next((fn for fn in _functions(program) if fn.name == "main"), None)
+    main = next((fn for fn in functions(program) if fn.name == "main"), None)
     if main is None:
         return {}
     return {stmt.name: stmt for stmt in main.body
@@ -183,7 +180,7 @@ def _top_level_inputs(program: ast.Program) -> dict[str, ast.Input]:
 
 
 def _sum_items(program: ast.Program) -> Iterator[tuple[str, SumLoop, SumItem]]:
-    for fn in _functions(program):
+    for fn in functions(program):
         yield from _sums_in(fn.body)
 
 
@@ -279,14 +276,14 @@ def _constants(program: ast.Program) -> frozenset[str]:
     decls: Counter[str] = Counter()
     inits: dict[str, ast.Expr] = {}
     assigned: set[str] = set()
-    for fn in _functions(program):
+    for fn in functions(program):
         for node in nodes(fn.body):
             if isinstance(node, ast.Decl):
                 decls[node.name] += 1
                 if node.init is not None:
                     inits[node.name] = node.init
             elif isinstance(node, ast.Assign):
-                assigned.add(_base(node.target))
+                assigned.add(root_name(node.target) or "")
             elif isinstance(node, (ast.Input, ast.For)):
                 assigned.add(node.name if isinstance(node, ast.Input) else node.var)
     for global_ in program.globals:
@@ -303,12 +300,6 @@ def _constants(program: ast.Program) -> frozenset[str]:
                 constant.add(name)
                 changed = True
     return frozenset(constant)
-
-
-def _base(target: ast.Expr) -> str:
-    while isinstance(target, ast.Index):
-        target = target.array
-    return target.name if isinstance(target, ast.Var) else ""
 
 
 def _private_only(candidates: list[_Candidate], references: Counter[str],
@@ -343,7 +334,7 @@ def _shared_arrays(program: ast.Program, candidates: list[_Candidate],
     (whose round then opens it masked: EZRT_OTHER_SHARED), written only with the results of fused
     ReLU-and-truncation batches (ezlang.passes.fused_ops) read nowhere else, or with itself. The
     ReLU's second round, which would open its output, then disappears."""
-    main = next((fn for fn in _functions(program) if fn.name == "main"), None)
+    main = next((fn for fn in functions(program) if fn.name == "main"), None)
     if main is None:
         return {}
     relus = {temp for node in nodes(program) if isinstance(node, ast.For)
@@ -352,7 +343,7 @@ def _shared_arrays(program: ast.Program, candidates: list[_Candidate],
     writes: dict[str, list[ast.Assign]] = {}
     for node in nodes(program):
         if isinstance(node, ast.Assign):
-            writes.setdefault(_base(node.target), []).append(node)
+            writes.setdefault(root_name(node.target) or "", []).append(node)
     uses = Counter(_array_of(found.other_factor) for found in candidates)
     shared: dict[str, tuple[str, ...]] = {}
     for stmt in main.body:

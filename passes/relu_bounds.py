@@ -16,9 +16,10 @@ ezlang.passes.fused_ops.relu_rescale recognises and whose x the analysis bounds 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from ezlang.passes.fused_ops import relu_rescale
+from ezlang.passes.rewrite_tree import map_children, map_stmt
 from ezlang.syntax import ast
 
 Interval = Callable[[ast.Program, ast.Expr], Optional[tuple[int, int]]]
@@ -26,31 +27,21 @@ Interval = Callable[[ast.Program, ast.Expr], Optional[tuple[int, int]]]
 
 def bound_relus(program: ast.Program, interval: Interval, bitlen: int) -> ast.Program:
     """`program` with the magnitude of each fused ReLU's input recorded (module docstring)."""
-    def visit(node: Any) -> Any:
-        if isinstance(node, tuple):
-            items = tuple(visit(item) for item in node)
-            return node if all(a is b for a, b in zip(items, node)) else items
-        if not dataclasses.is_dataclass(node) or isinstance(node, type):
-            return node
-        changes = {f.name: new for f in dataclasses.fields(node) if f.name not in _LEAVES
-                   for old in [getattr(node, f.name)] for new in [visit(old)] if new is not old}
-        out = dataclasses.replace(node, **changes) if changes else node
-        return _bounded(out, node, program, interval, bitlen) if isinstance(node, ast.Binary) else out
+    def expr(node: ast.Expr) -> ast.Expr:
+        mapped = map_children(node, expr)
+        return _bounded(mapped, node, program, interval, bitlen) if isinstance(node, ast.Binary) else mapped
 
-    result = visit(program)
-    assert isinstance(result, ast.Program)
-    return result
+    globals_ = tuple(dataclasses.replace(g, body=tuple(map_stmt(stmt, expr) for stmt in g.body))
+                     if isinstance(g, ast.FunDef) else g for g in program.globals)
+    return dataclasses.replace(program, globals=globals_)
 
 
-_LEAVES = frozenset({"span", "name_span", "var_span", "ty", "known_to", "file", "op", "label", "base", "role"})
-
-
-def _bounded(node: ast.Binary, original: ast.Binary, program: ast.Program, interval: Interval,
-             bitlen: int) -> ast.Binary:
+def _bounded(node: ast.Expr, original: ast.Binary, program: ast.Program, interval: Interval,
+             bitlen: int) -> ast.Expr:
     """`node` with its magnitude, asked of the analysis about `original` (its x is the node the
     analysis saw)."""
     fused = relu_rescale(original)
-    if fused is None:
+    if fused is None or not isinstance(node, ast.Binary):
         return node
     bounds = interval(program, fused.x)
     if bounds is None:
